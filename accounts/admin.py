@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import Site, User
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = [
+        *BaseUserAdmin.fieldsets,
+        ("DR Portal", {"fields": ["sites", "professional_id"]}),
+    ]
+    filter_horizontal = ["groups", "user_permissions", "sites"]
+    list_display = ["username", "first_name", "last_name", "is_active"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deactivate instead: clinical records stay attributed to their authors.
+        return False

@@ -1,0 +1,103 @@
+"""The four roles and the questions views ask about them.
+
+A role is a Django group with a fixed name; the data migration `0002_roles` creates the groups and
+gives them model permissions. Site scoping is not a permission: see `sites_for()`.
+"""
+
+from enum import StrEnum
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.models import Site, User
+
+
+class Role(StrEnum):
+    NURSE = "nurse"
+    DOCTOR = "doctor"
+    ADMIN = "admin"
+    API_CLIENT = "api_client"
+
+
+READ_ROLES = (Role.NURSE, Role.DOCTOR, Role.ADMIN)  # who may read clinical records on the web
+
+ROLE_LABELS = {
+    Role.NURSE: "Nurse",
+    Role.DOCTOR: "Doctor",
+    Role.ADMIN: "Administrator",
+    Role.API_CLIENT: "API client",
+}
+
+# Model permissions each role's group receives (app_label.codename).
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.NURSE: [
+        "patients.view_patient",
+        "patients.add_patient",
+        "patients.change_patient",
+        "screening.view_visit",
+        "screening.add_visit",
+        "screening.change_visit",
+        "screening.view_fundusimage",
+        "screening.add_fundusimage",
+    ],
+    Role.DOCTOR: ["patients.view_patient", "screening.view_visit", "screening.view_fundusimage"],
+    Role.ADMIN: [
+        "accounts.view_site",
+        "accounts.add_site",
+        "accounts.change_site",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "patients.view_patient",
+        "screening.view_visit",
+        "screening.view_fundusimage",
+    ],
+    Role.API_CLIENT: [
+        "patients.view_patient",
+        "patients.add_patient",
+        "screening.view_visit",
+        "screening.add_visit",
+        "screening.view_fundusimage",
+        "screening.add_fundusimage",
+    ],
+}
+
+
+def roles_of(user: User | AnonymousUser) -> set[Role]:
+    """The roles a user holds (superusers count as admins)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_dr_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        cached = {role for role in Role if role.value in names}
+        if user.is_superuser:
+            cached.add(Role.ADMIN)
+        user._dr_roles = cached
+    return cached
+
+
+def has_role(user: User | AnonymousUser, *roles: Role) -> bool:
+    return bool(roles_of(user) & set(roles))
+
+
+def sees_all_sites(user: User | AnonymousUser) -> bool:
+    return has_role(user, Role.ADMIN)
+
+
+def sites_for(user: User | AnonymousUser) -> QuerySet[Site]:
+    """Sites whose records the user may see: all for admins, their own for everyone else."""
+    if not user.is_authenticated:
+        return Site.objects.none()
+    if sees_all_sites(user):
+        return Site.objects.all()
+    return user.sites.all()
+
+
+def can_write_clinical_records(user: User | AnonymousUser) -> bool:
+    """Nurses register patients, visits and images in the web application."""
+    return has_role(user, Role.NURSE)
+
+
+def can_read_clinical_records(user: User | AnonymousUser) -> bool:
+    return has_role(user, Role.NURSE, Role.DOCTOR, Role.ADMIN)

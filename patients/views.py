@@ -1,0 +1,62 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.decorators import role_required
+from accounts.roles import READ_ROLES, Role
+from patients.forms import PatientForm, PatientSearchForm
+from patients.selectors import get_patient_for_user, patient_search
+from patients.services import patient_create, patient_update
+from screening.selectors import visits_for_patient
+
+PAGE_SIZE = 25
+
+
+@role_required(*READ_ROLES)
+def patient_list(request: HttpRequest) -> HttpResponse:
+    search = PatientSearchForm(request.GET)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
+    page = Paginator(patient_search(user=request.user, query=query), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "patients/list.html", {"search": search, "query": query, "page": page})
+
+
+@role_required(*READ_ROLES)
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for_user(request.user, pk)
+    visits = visits_for_patient(user=request.user, patient=patient)
+    return render(request, "patients/detail.html", {"patient": patient, "visits": visits})
+
+
+@role_required(Role.NURSE)
+def patient_create_view(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = patient_create(
+                actor=request.user, site=form.chosen_site, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Registered {patient.full_name}.")
+            return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/form.html", {"form": form, "patient": None})
+
+
+@role_required(Role.NURSE)
+def patient_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for_user(request.user, pk)
+    form = PatientForm(request.POST or None, instance=patient, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_update(actor=request.user, patient=patient, **form.service_fields())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/form.html", {"form": form, "patient": patient})

@@ -1,0 +1,4 @@
+from screening.models.image import Eye, Field, FundusImage
+from screening.models.visit import Visit
+
+__all__ = ["Eye", "Field", "FundusImage", "Visit"]

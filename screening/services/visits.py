@@ -1,0 +1,40 @@
+"""Every write to screening visits."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts.models import User
+from accounts.roles import sites_for
+from patients.models import Patient
+from screening.models import Visit
+
+EDITABLE_FIELDS = (
+    "visit_date",
+    "dilated",
+    "visual_acuity_left",
+    "visual_acuity_right",
+    "camera",
+    "notes",
+)
+
+
+@transaction.atomic
+def visit_create(*, actor: User, patient: Patient, **fields: object) -> Visit:
+    """Open a screening visit for a patient at the patient's site, captured by the actor."""
+    if not sites_for(actor).filter(pk=patient.site_id).exists():
+        raise PermissionDenied("You do not work at this patient's site.")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
+    visit = Visit(patient=patient, site_id=patient.site_id, captured_by=actor, **fields)
+    visit.full_clean()
+    visit.save()
+    return visit
+
+
+def ensure_visit_open(visit: Visit) -> None:
+    if visit.is_locked:
+        raise ValidationError(
+            "This visit's report is signed; it can no longer be changed. Add an addendum instead.",
+            "locked",
+        )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from screening import views
+
+app_name = "screening"
+urlpatterns = [
+    path("patients/<int:patient_pk>/visits/new/", views.visit_create_view, name="visit_create"),
+    path("visits/<int:pk>/", views.visit_detail, name="visit_detail"),
+    path("visits/<int:pk>/images/", views.image_upload_view, name="image_upload"),
+    path("images/<uuid:pk>/file/", views.image_file, {"variant": "file"}, name="image_file"),
+    path("images/<uuid:pk>/thumb/", views.image_file, {"variant": "thumb"}, name="image_thumb"),
+]

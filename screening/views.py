@@ -1,0 +1,94 @@
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import role_required
+from accounts.roles import READ_ROLES, Role
+from patients.selectors import get_patient_for_user
+from screening.forms import ImageUploadForm, VisitForm
+from screening.models import Eye
+from screening.selectors import get_image_for_user, get_visit_for_user, images_for_visit
+from screening.services.images import DuplicateImageConflict, image_attach
+from screening.services.visits import visit_create
+
+
+@role_required(Role.NURSE)
+def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = get_patient_for_user(request.user, patient_pk)
+    form = VisitForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = visit_create(actor=request.user, patient=patient, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Visit opened. Now upload the photographs of each eye.")
+            return redirect("screening:visit_detail", pk=visit.pk)
+    return render(request, "screening/visit_form.html", {"form": form, "patient": patient})
+
+
+@role_required(*READ_ROLES)
+def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = get_visit_for_user(request.user, pk)
+    images = list(images_for_visit(visit))
+    eyes = [(label, [i for i in images if i.eye == value]) for value, label in Eye.choices]
+    return render(
+        request,
+        "screening/visit_detail.html",
+        {
+            "visit": visit,
+            "eyes": eyes,
+            "upload_form": ImageUploadForm(),
+            "image_count": len(images),
+        },
+    )
+
+
+@require_POST
+@role_required(Role.NURSE)
+def image_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Attach each uploaded file on its own: one bad file is reported and the others still land."""
+    visit = get_visit_for_user(request.user, pk)
+    form = ImageUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("screening:visit_detail", pk=visit.pk)
+    for upload in form.cleaned_data["files"]:
+        _attach_one(request, visit, upload, form.cleaned_data["eye"], form.cleaned_data["field"])
+    return redirect("screening:visit_detail", pk=visit.pk)
+
+
+def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, field: str) -> None:
+    try:
+        _image, created = image_attach(
+            actor=request.user, visit=visit, upload=upload, eye=eye, field=field
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, f"Not uploaded: {message}")
+    except DuplicateImageConflict as conflict:
+        messages.error(request, f"Not uploaded: “{upload.name}”. {conflict}")
+    else:
+        if created:
+            messages.success(request, f"Uploaded “{upload.name}”.")
+        else:
+            messages.info(request, f"“{upload.name}” was already on this visit; kept one copy.")
+
+
+@role_required(*READ_ROLES)
+def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileResponse:
+    """Serve a photograph or its thumbnail after checking role and site; never cached publicly."""
+    image = get_image_for_user(request.user, pk)
+    stored = image.thumbnail if variant == "thumb" else image.file
+    content_type = "image/jpeg" if variant == "thumb" else image.content_type
+    response = FileResponse(stored.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = f'inline; filename="{image.pk}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
