@@ -14,7 +14,11 @@ def patients_for_user(user: User) -> QuerySet[Patient]:
 
 def patient_search(*, user: User, query: str = "") -> QuerySet[Patient]:
     """Patients visible to the user, matching an MRN prefix or any part of a name."""
-    patients = patients_for_user(user).annotate(visit_count=Count("visits"))
+    patients = (
+        patients_for_user(user)
+        .annotate(visit_count=Count("visits"))
+        .order_by("family_name", "given_name", "pk")  # GROUP BY drops Meta.ordering
+    )
     for term in query.split():
         patients = patients.filter(
             Q(mrn__istartswith=term)

@@ -1,0 +1,193 @@
+"""Fundus upload: each kind of bad file is refused with its own message, leaving nothing behind."""
+
+import hashlib
+import struct
+import zlib
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from screening.models import FundusImage, Visit
+from screening.services.images import DuplicateImageConflict, image_attach
+from tests.conftest import stored_files
+from tests.factories import fundus_like_jpeg
+
+
+def attach(nurse, visit, name: str, data: bytes, eye: str = "right", field: str = "macula"):
+    upload = SimpleUploadedFile(name, data, content_type="image/jpeg")
+    return image_attach(actor=nurse, visit=visit, upload=upload, eye=eye, field=field)
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A valid PNG header claiming a huge image, followed by a tiny compressed body."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_valid_jpeg_is_stored_privately_with_its_facts(nurse, visit):
+    data = fundus_like_jpeg(640)
+    image, created = attach(nurse, visit, "OD macula.jpg", data)
+    assert created
+    assert image.sha256 == hashlib.sha256(data).hexdigest()
+    assert (image.byte_size, image.width, image.height) == (len(data), 640, 640)
+    assert image.content_type == "image/jpeg" and image.original_filename == "OD macula.jpg"
+    assert image.file.name == f"{image.id.hex[:2]}/{image.id.hex}.jpg"  # no patient data in paths
+    assert image.file.read() == data
+    assert len(stored_files()) == 2  # the photograph and its thumbnail
+
+
+def test_png_is_accepted(nurse, visit):
+    image, _ = attach(nurse, visit, "scan.png", fundus_like_jpeg(fmt="PNG"))
+    assert image.content_type == "image/png" and image.file.name.endswith(".png")
+
+
+BAD_FILES = {
+    "text renamed .jpg": ("notes.jpg", b"Patient notes, not a picture\n" * 20, "not_an_image"),
+    "truncated JPEG": ("cut.jpg", fundus_like_jpeg()[:3000], "corrupt"),
+    "zero-byte file": ("empty.jpg", b"", "empty"),
+    "GIF": ("anim.jpg", None, "format"),
+    "decompression bomb": ("bomb.png", png_bomb(), "too_many_pixels"),
+    "tiny image": ("icon.jpg", fundus_like_jpeg(64), "too_small"),
+}
+MESSAGES = {
+    "not_an_image": "is not an image",
+    "corrupt": "is truncated or corrupt",
+    "empty": "is empty (0 bytes)",
+    "format": "only JPEG, PNG and TIFF are accepted",
+    "too_many_pixels": "has too many pixels",
+    "too_small": "needs at least 128 pixels",
+    "too_large": "the limit is 1 MB",
+    "bad_filename": "contains path characters",
+}
+
+
+def gif_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 300), "red").save(out, "GIF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_file_is_refused_with_its_own_message_and_nothing_is_left(case, nurse, visit):
+    name, data, code = BAD_FILES[case]
+    with pytest.raises(ValidationError) as error:
+        attach(nurse, visit, name, data if data is not None else gif_bytes())
+    assert error.value.code == code
+    assert MESSAGES[code] in error.value.message
+    assert not FundusImage.objects.exists()
+    assert stored_files() == []
+
+
+def test_oversize_file_is_refused(nurse, visit, settings):
+    settings.FUNDUS_MAX_UPLOAD_BYTES = 1024 * 1024
+    with pytest.raises(ValidationError) as error:
+        attach(nurse, visit, "big.jpg", b"\xff\xd8" + b"\0" * (1024 * 1024 + 1))
+    assert error.value.code == "too_large" and MESSAGES["too_large"] in error.value.message
+    assert stored_files() == [] and not FundusImage.objects.exists()
+
+
+def test_path_traversal_name_is_refused_by_the_validator(nurse, visit):
+    upload = SimpleUploadedFile("x.jpg", fundus_like_jpeg())
+    upload._name = "../../etc/cron.d/evil.jpg"  # bypass Django's own basename() on the way in
+    with pytest.raises(ValidationError) as error:
+        image_attach(actor=nurse, visit=visit, upload=upload, eye="left", field="macula")
+    assert error.value.code == "bad_filename" and MESSAGES["bad_filename"] in error.value.message
+    assert stored_files() == []
+
+
+def test_path_traversal_name_through_the_web_never_reaches_storage(nurse_client, visit):
+    upload = SimpleUploadedFile("../../../evil.jpg", fundus_like_jpeg())
+    nurse_client.post(
+        reverse("screening:image_upload", kwargs={"pk": visit.pk}),
+        {"eye": "left", "field": "macula", "files": [upload]},
+    )
+    image = FundusImage.objects.get()
+    assert image.original_filename == "evil.jpg"
+    assert ".." not in image.file.name and "evil" not in image.file.name
+
+
+def test_same_file_twice_is_idempotent(nurse, visit):
+    data = fundus_like_jpeg()
+    first, created_first = attach(nurse, visit, "a.jpg", data)
+    again, created_again = attach(nurse, visit, "a-copy.jpg", data)
+    assert (created_first, created_again) == (True, False)
+    assert again.pk == first.pk and FundusImage.objects.count() == 1
+    assert len(stored_files()) == 2
+
+
+def test_same_file_tagged_as_the_other_eye_is_refused(nurse, visit):
+    data = fundus_like_jpeg()
+    attach(nurse, visit, "a.jpg", data, eye="right")
+    with pytest.raises(DuplicateImageConflict, match="already on the visit as Right eye"):
+        attach(nurse, visit, "a.jpg", data, eye="left")
+
+
+def test_database_failure_after_storing_removes_the_files(nurse, visit, monkeypatch):
+    def broken_save(self, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(FundusImage, "save", broken_save)
+    with pytest.raises(RuntimeError):
+        attach(nurse, visit, "a.jpg", fundus_like_jpeg())
+    assert stored_files() == []
+
+
+def test_signed_visit_takes_no_new_images(nurse, visit):
+    Visit.objects.filter(pk=visit.pk).update(status=Visit.Status.SIGNED)
+    visit.refresh_from_db()
+    with pytest.raises(ValidationError) as error:
+        attach(nurse, visit, "a.jpg", fundus_like_jpeg())
+    assert error.value.code == "locked"
+
+
+def test_web_upload_of_several_files_reports_each(nurse_client, visit):
+    files = [
+        SimpleUploadedFile("good-1.jpg", fundus_like_jpeg(seed=1)),
+        SimpleUploadedFile("bad.jpg", b"not an image at all"),
+        SimpleUploadedFile("good-2.jpg", fundus_like_jpeg(seed=2)),
+    ]
+    response = nurse_client.post(
+        reverse("screening:image_upload", kwargs={"pk": visit.pk}),
+        {"eye": "right", "field": "disc", "files": files},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Uploaded “good-1.jpg”" in page and "Uploaded “good-2.jpg”" in page
+    assert "Not uploaded: “bad.jpg” is not an image" in page
+    assert FundusImage.objects.filter(visit=visit, eye="right", field="disc").count() == 2
+
+
+def test_image_is_served_only_with_private_headers(nurse_client, nurse, visit):
+    data = fundus_like_jpeg()
+    image, _ = attach(nurse, visit, "a.jpg", data)
+    response = nurse_client.get(reverse("screening:image_file", kwargs={"pk": image.pk}))
+    assert b"".join(response.streaming_content) == data
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"] == "private, max-age=3600"
+    thumb = nurse_client.get(reverse("screening:image_thumb", kwargs={"pk": image.pk}))
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+
+
+def test_visit_page_shows_thumbnails_per_eye(nurse_client, nurse, visit):
+    image, _ = attach(nurse, visit, "a.jpg", fundus_like_jpeg(), eye="left")
+    page = nurse_client.get(reverse("screening:visit_detail", kwargs={"pk": visit.pk}))
+    assert reverse("screening:image_thumb", kwargs={"pk": image.pk}) in page.content.decode()
+    eyes = dict(page.context["eyes"])
+    assert eyes["Left eye (OS)"] == [image] and eyes["Right eye (OD)"] == []

@@ -1,0 +1,113 @@
+"""Every URL of the web application against anonymous, each role, and a nurse of another site.
+
+The URL conf is enumerated: a new view without a row here fails test_every_url_is_in_the_matrix.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from screening.services.images import image_attach
+from tests.conftest import login
+from tests.factories import fundus_like_jpeg
+
+ROLES = ["anonymous", "nurse", "doctor", "admin", "api_client", "outsider"]
+LOGIN = "login-redirect"
+
+# url name -> (method, {role: expected status}); LOGIN means a redirect to the sign-in page.
+READ = {"anonymous": LOGIN, "nurse": 200, "doctor": 200, "admin": 200, "api_client": 403}
+WRITE = {"anonymous": LOGIN, "nurse": 200, "doctor": 403, "admin": 403, "api_client": 403}
+MATRIX = {
+    "home": ("get", {**READ, "api_client": 200, "outsider": 200}),
+    "patients:list": ("get", {**READ, "outsider": 200}),
+    "patients:create": ("get", {**WRITE, "outsider": 200}),
+    "patients:detail": ("get", {**READ, "outsider": 404}),
+    "patients:edit": ("get", {**WRITE, "outsider": 404}),
+    "screening:visit_create": ("get", {**WRITE, "outsider": 404}),
+    "screening:visit_detail": ("get", {**READ, "outsider": 404}),
+    "screening:image_upload": ("post", {**WRITE, "nurse": 302, "outsider": 404}),
+    "screening:image_file": ("get", {**READ, "outsider": 404}),
+    "screening:image_thumb": ("get", {**READ, "outsider": 404}),
+}
+# Framework pages with their own, tested-upstream access rules.
+NOT_IN_MATRIX_NAMESPACES = {"admin"}
+NOT_IN_MATRIX = {"login", "logout"}
+
+
+def _all_url_names(patterns: list, namespace: str = "") -> set[str]:
+    names = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            if pattern.namespace not in NOT_IN_MATRIX_NAMESPACES:
+                names |= _all_url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    assert _all_url_names(get_resolver().url_patterns) - NOT_IN_MATRIX == set(MATRIX)
+
+
+@pytest.fixture
+def users(nurse, doctor, admin_user, api_client_user, outsider):
+    return {
+        "nurse": nurse,
+        "doctor": doctor,
+        "admin": admin_user,
+        "api_client": api_client_user,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def url_kwargs(patient, visit, nurse):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    image, _ = image_attach(
+        actor=nurse,
+        visit=visit,
+        upload=SimpleUploadedFile("a.jpg", fundus_like_jpeg()),
+        eye="left",
+        field="macula",
+    )
+    return {
+        "patients:detail": {"pk": patient.pk},
+        "patients:edit": {"pk": patient.pk},
+        "screening:visit_create": {"patient_pk": patient.pk},
+        "screening:visit_detail": {"pk": visit.pk},
+        "screening:image_upload": {"pk": visit.pk},
+        "screening:image_file": {"pk": image.pk},
+        "screening:image_thumb": {"pk": image.pk},
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_permission_matrix(name, role, users, url_kwargs, client):
+    method, expected_by_role = MATRIX[name]
+    expected = expected_by_role[role]
+    url = reverse(name, kwargs=url_kwargs.get(name, {}))
+    http = client if role == "anonymous" else login(users[role])
+    response = getattr(http, method)(url)
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == expected, f"{role} {method.upper()} {url}"
+
+
+def test_outsider_404_does_not_leak_the_record(outsider, patient):
+    response = login(outsider).get(reverse("patients:detail", kwargs={"pk": patient.pk}))
+    assert response.status_code == 404
+    assert patient.family_name not in response.content.decode()
+
+
+def test_outsider_list_does_not_show_other_sites_patients(outsider, patient):
+    response = login(outsider).get(reverse("patients:list"))
+    assert patient.mrn not in response.content.decode()
+
+
+def test_admin_sees_every_site(admin_user, patient):
+    response = login(admin_user).get(reverse("patients:list"))
+    assert patient.mrn in response.content.decode()
