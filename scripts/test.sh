@@ -16,6 +16,7 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== migrations are up to date"
-DJANGO_SETTINGS_MODULE=dr_portal.settings.test .venv/bin/python manage.py makemigrations --check --dry-run
+DJANGO_SETTINGS_MODULE=dr_portal.settings.test DATABASE_URL=sqlite:///:memory: \
+  .venv/bin/python manage.py makemigrations --check --dry-run
 echo "== pytest"
 .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"
