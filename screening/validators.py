@@ -91,6 +91,7 @@ def _decode_fully(data: bytes, name: str) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(data)) as image:
                 fmt, (width, height) = image.format, image.size
                 _check_format_and_pixels(fmt, width, height, name)
+                _check_single_frame(image, name)
                 image.load()
             with Image.open(io.BytesIO(data)) as image:
                 image.verify()  # checksums (PNG CRCs) that load() does not look at
@@ -127,6 +128,15 @@ def _check_format_and_pixels(fmt: str | None, width: int, height: int, name: str
             f"“{name}” is only {width}×{height} pixels; a fundus photograph needs at least "
             f"{smallest} pixels on each side.",
             "too_small",
+        )
+
+
+def _check_single_frame(image: Image.Image, name: str) -> None:
+    """Multi-page TIFFs and animated PNGs hide further images that the checks above never see."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        raise ValidationError(
+            f"“{name}” contains {frames} images; upload one photograph per file.", "multi_frame"
         )
 
 

@@ -10,8 +10,15 @@ from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role
 from patients.selectors import get_patient_for_user
 from screening.forms import ImageUploadForm, VisitForm
-from screening.models import Eye
-from screening.selectors import get_image_for_user, get_visit_for_user, images_for_visit
+from screening.models import Visit
+from screening.selectors import (
+    eyes_with_results,
+    get_image_for_user,
+    get_visit_for_user,
+    grading_in_progress,
+    grading_overview,
+    latest_heatmap_job,
+)
 from screening.services.images import DuplicateImageConflict, image_attach
 from screening.services.visits import visit_create
 
@@ -34,18 +41,30 @@ def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @role_required(*READ_ROLES)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_user(request.user, pk)
-    images = list(images_for_visit(visit))
-    eyes = [(label, [i for i in images if i.eye == value]) for value, label in Eye.choices]
     return render(
         request,
         "screening/visit_detail.html",
-        {
-            "visit": visit,
-            "eyes": eyes,
-            "upload_form": ImageUploadForm(),
-            "image_count": len(images),
-        },
+        {**_images_context(visit), "upload_form": ImageUploadForm()},
     )
+
+
+@role_required(*READ_ROLES)
+def visit_images_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The images section alone; the visit page polls it while grading is in progress."""
+    visit = get_visit_for_user(request.user, pk)
+    response = render(request, "screening/_images.html", _images_context(visit))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _images_context(visit: Visit) -> dict[str, object]:
+    eyes = eyes_with_results(visit)
+    return {
+        "visit": visit,
+        "eyes": eyes,
+        "image_count": sum(len(rows) for _, rows in eyes),
+        "grading_in_progress": grading_in_progress(eyes),
+    }
 
 
 @require_POST
@@ -85,10 +104,20 @@ def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, f
 def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileResponse:
     """Serve a photograph or its thumbnail after checking role and site; never cached publicly."""
     image = get_image_for_user(request.user, pk)
-    stored = image.thumbnail if variant == "thumb" else image.file
-    content_type = "image/jpeg" if variant == "thumb" else image.content_type
+    if variant == "heatmap":
+        stored, content_type = latest_heatmap_job(image).heatmap, "image/png"
+    elif variant == "thumb":
+        stored, content_type = image.thumbnail, "image/jpeg"
+    else:
+        stored, content_type = image.file, image.content_type
     response = FileResponse(stored.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Disposition"] = f'inline; filename="{image.pk}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@role_required(Role.ADMIN)
+def grading_dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff view of the grading pipeline: queue depth, jobs per status, latency, failures."""
+    return render(request, "screening/grading_dashboard.html", grading_overview())

@@ -27,6 +27,44 @@ MATRIX = {
     "screening:image_upload": ("post", {**WRITE, "nurse": 302, "outsider": 404}),
     "screening:image_file": ("get", {**READ, "outsider": 404}),
     "screening:image_thumb": ("get", {**READ, "outsider": 404}),
+    "screening:visit_images_live": ("get", {**READ, "outsider": 404}),
+    # No heatmap exists before grading, so even allowed roles get 404 here; the role check and
+    # site scoping happen first (api_client 403).
+    "screening:image_heatmap": (
+        "get",
+        {**READ, "nurse": 404, "doctor": 404, "admin": 404, "outsider": 404},
+    ),
+    "screening:grading_dashboard": (
+        "get",
+        {
+            "anonymous": LOGIN,
+            "nurse": 403,
+            "doctor": 403,
+            "admin": 200,
+            "api_client": 403,
+            "outsider": 403,
+        },
+    ),
+}
+# Accounts, user and site management, audit trail (issue 7): administration is for admins only.
+ADMIN_ONLY = {r: 403 for r in ROLES} | {"anonymous": LOGIN, "admin": 200}
+ADMIN_POST = {**ADMIN_ONLY, "admin": 302}
+MATRIX |= {
+    "accounts:password_change": ("get", {r: 200 for r in ROLES} | {"anonymous": LOGIN}),
+    "accounts:set_password": ("get", {r: 200 for r in ROLES}),
+    "staff:user_list": ("get", ADMIN_ONLY),
+    "staff:user_create": ("get", ADMIN_ONLY),
+    "staff:user_detail": ("get", ADMIN_ONLY),
+    "staff:user_deactivate": ("post", ADMIN_POST),
+    "staff:user_reactivate": ("post", ADMIN_POST),
+    "staff:user_invite": ("post", ADMIN_POST),
+    "staff:user_reset_password": ("post", ADMIN_POST),
+    "staff:site_list": ("get", ADMIN_ONLY),
+    "staff:site_create": ("get", ADMIN_ONLY),
+    "staff:site_edit": ("get", ADMIN_ONLY),
+    "staff:site_deactivate": ("post", ADMIN_POST),
+    "staff:site_reactivate": ("post", ADMIN_POST),
+    "audit:list": ("get", ADMIN_ONLY),
 }
 # Framework pages with their own, tested-upstream access rules.
 NOT_IN_MATRIX_NAMESPACES = {"admin"}
@@ -79,6 +117,16 @@ def url_kwargs(patient, visit, nurse):
         "screening:image_upload": {"pk": visit.pk},
         "screening:image_file": {"pk": image.pk},
         "screening:image_thumb": {"pk": image.pk},
+        "screening:image_heatmap": {"pk": image.pk},
+        "screening:visit_images_live": {"pk": visit.pk},
+        "accounts:set_password": {"uidb64": "MQ", "token": "not-a-valid-token"},
+        **{
+            f"staff:user_{action}": {"pk": nurse.pk}
+            for action in ("detail", "deactivate", "reactivate", "invite", "reset_password")
+        },
+        **{
+            f"staff:site_{a}": {"pk": patient.site_id} for a in ("edit", "deactivate", "reactivate")
+        },
     }
 
 

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "accounts",
     "patients",
     "screening",
+    "audit",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -37,6 +40,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "dr_portal.urls"
@@ -77,6 +82,49 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
+# Sign-in protection (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked out for the cool-off period. Its backend must come first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("DJANGO_LOGIN_COOLOFF_HOURS", default=0.5)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "audit.request_info.client_ip"
+# Number of reverse proxies in front of Django that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+# One-time set-password links (invitations, admin resets) expire after this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("DJANGO_PASSWORD_LINK_SECONDS", default=3 * 24 * 3600)
+
+# Email (invitations and password links). The embedded default prints messages to the console.
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="DR Portal <drportal@localhost>")
+
+# Content Security Policy (django-csp): only this origin's scripts, styles and images; no inline
+# scripts or styles, no plugins, no framing. Pico's icons are data: SVGs in its stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -116,13 +164,47 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# --- Grading queue (Celery on Redis) -----------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # results live in PostgreSQL (GradingJob), not in Celery
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "grading"
+CELERY_TASK_ROUTES = {"screening.tasks.*": {"queue": "grading"}}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-grading-jobs": {
+        "task": "screening.tasks.requeue_stale_jobs",
+        "schedule": env.float("GRADING_SWEEP_SECONDS", default=60.0),
+    }
+}
+# The model a worker loads (its folder holds model_card.json with the model version).
+GRADING_WEIGHTS_DIR = env("GRADING_WEIGHTS_DIR", default=str(BASE_DIR / "ml" / "weights"))
+# Batching: a worker grades up to BATCH_SIZE queued images together, waiting up to BATCH_WAIT
+# seconds for the batch to fill. Larger batches make GPU workers fast; 1 disables batching.
+GRADING_BATCH_SIZE = env.int("GRADING_BATCH_SIZE", default=8)
+GRADING_BATCH_WAIT_SECONDS = env.float("GRADING_BATCH_WAIT_SECONDS", default=0.5)
+# A job running longer than this is presumed lost with its worker and is queued again.
+GRADING_STALE_AFTER_SECONDS = env.int("GRADING_STALE_AFTER_SECONDS", default=900)
+# A queued job not picked up within this time is sent to the broker again (lost message).
+GRADING_REDISPATCH_AFTER_SECONDS = env.int("GRADING_REDISPATCH_AFTER_SECONDS", default=1800)
+GRADING_MAX_ATTEMPTS = env.int("GRADING_MAX_ATTEMPTS", default=3)
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Redacts patient data that database errors put into messages and tracebacks.
+    "filters": {"redact": {"()": "audit.log_filters.RedactPatientDataFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -55,6 +55,26 @@ class Visit(models.Model):
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.CAPTURING, db_index=True
     )
+    # The AI's roll-up of its per-image results (decision support; the doctor's review decides).
+    ai_grade_right = models.CharField(
+        "AI grade, right eye", max_length=1, blank=True, help_text="0-4, or U when ungradable."
+    )
+    ai_grade_left = models.CharField(
+        "AI grade, left eye", max_length=1, blank=True, help_text="0-4, or U when ungradable."
+    )
+    ai_overall_grade = models.CharField(
+        "AI overall grade", max_length=1, blank=True, help_text="The worse eye; U when either is."
+    )
+    ai_referable = models.BooleanField("AI: referable DR?", null=True, blank=True)
+    ai_outcome = models.ForeignKey(
+        "screening.OutcomeRule",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="AI recommended outcome",
+    )
+    ai_rolled_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from accounts.models import User
 from accounts.roles import sites_for
 from screening.models import FundusImage, Visit
+from screening.services.grading import grading_enqueue
 from screening.services.visits import ensure_visit_open
 from screening.validators import ValidatedImage, validate_fundus_upload
 
@@ -65,6 +66,7 @@ def image_attach(
             _store_files(image, checked)
             image.full_clean(validate_unique=False, validate_constraints=False)
             image.save(force_insert=True)
+            grading_enqueue(image=image)  # the task is sent only after the commit
     except IntegrityError:
         _delete_files(image)
         existing = _existing(visit, checked.sha256, eye, field)

@@ -189,5 +189,6 @@ def test_visit_page_shows_thumbnails_per_eye(nurse_client, nurse, visit):
     image, _ = attach(nurse, visit, "a.jpg", fundus_like_jpeg(), eye="left")
     page = nurse_client.get(reverse("screening:visit_detail", kwargs={"pk": visit.pk}))
     assert reverse("screening:image_thumb", kwargs={"pk": image.pk}) in page.content.decode()
-    eyes = dict(page.context["eyes"])
+    eyes = {label: [row.image for row in rows] for label, rows in page.context["eyes"]}
     assert eyes["Left eye (OS)"] == [image] and eyes["Right eye (OD)"] == []
+    assert "Queued for grading" in page.content.decode()

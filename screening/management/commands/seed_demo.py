@@ -4,7 +4,6 @@ Safe to run repeatedly: existing rows are kept. Never run it against a productio
 """
 
 import datetime
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -33,6 +32,12 @@ DEMO_PATIENTS = [
     ("north", "N-1002", "Jan", "Kowalski", datetime.date(1975, 11, 2), "male", "type1", 1990),
     ("north", "N-1003", "Li", "Wei", datetime.date(1958, 7, 21), "male", "type2", 2001),
     ("south", "S-2001", "Maria", "Garcia", datetime.date(1969, 5, 30), "female", "type2", 2012),
+]
+
+# Sample photographs (natural colour, EyePACS; see ml/samples/ATTRIBUTION.txt) for two visits.
+DEMO_VISITS = [
+    ("N-1001", "natural_177_left_grade0.jpg", "natural_184_left_grade2.jpg"),
+    ("N-1002", "natural_217_left_grade4.jpg", "natural_352_left_grade3.jpg"),
 ]
 
 
@@ -92,11 +97,15 @@ class Command(BaseCommand):
                 diabetes_type=dm_type,
                 diagnosis_year=year,
             )
-        first = Patient.objects.get(site=sites["north"], mrn="N-1001")
-        samples = sorted(SAMPLES_DIR.glob("*.jp*g"))
-        if first.visits.exists() or not samples:
+        for mrn, right, left in DEMO_VISITS:
+            self._visit(Patient.objects.get(site=sites["north"], mrn=mrn), nurse, right, left)
+
+    def _visit(self, patient: Patient, nurse: User, right: str, left: str) -> None:
+        photos = [(SAMPLES_DIR / right, Eye.RIGHT), (SAMPLES_DIR / left, Eye.LEFT)]
+        if patient.visits.exists() or not all(path.exists() for path, _ in photos):
             return
-        visit = visit_create(actor=nurse, patient=first, dilated=True, camera="Demo camera")
-        for sample, eye in zip(samples[:2], [Eye.RIGHT, Eye.LEFT], strict=False):
-            upload = SimpleUploadedFile(sample.name, Path(sample).read_bytes())
+        visit = visit_create(actor=nurse, patient=patient, dilated=True, camera="Demo camera")
+        for path, eye in photos:
+            # Sample eyes stand in for both sides of one demo patient; name the upload accordingly.
+            upload = SimpleUploadedFile(f"demo-{patient.mrn}-{eye}.jpg", path.read_bytes())
             image_attach(actor=nurse, visit=visit, upload=upload, eye=eye, field=Field.MACULA)

@@ -1,0 +1,125 @@
+from django import forms
+
+from accounts.models import Site, User
+from accounts.roles import ROLE_LABELS, Role
+from accounts.selectors import assignable_sites
+from accounts.services import SITE_FIELDS, USER_PROFILE_FIELDS
+
+ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
+
+
+class UserAccessFields(forms.Form):
+    """Roles and sites, shared by the create and edit forms."""
+
+    roles = forms.MultipleChoiceField(
+        choices=ROLE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Administrators see every site; the API client role is for integrating systems.",
+    )
+    sites = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Clinics whose records this user may see.",
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        roles = set(data.get("roles") or [])
+        if roles - {Role.ADMIN} and not data.get("sites"):
+            self.add_error("sites", "Nurses, doctors and API clients need at least one site.")
+        return data
+
+    def access(self) -> dict[str, object]:
+        return {
+            "roles": [Role(r) for r in self.cleaned_data["roles"]],
+            "sites": list(self.cleaned_data["sites"]),
+        }
+
+
+class UserCreateForm(UserAccessFields, forms.ModelForm):
+    send_invite = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Email an invitation to choose a password",
+        help_text="The one-time link is valid for a limited time. Needs an email address.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", *USER_PROFILE_FIELDS]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sites"].queryset = assignable_sites()
+        self.fields["email"].required = False
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        if data.get("send_invite") and not data.get("email"):
+            self.add_error("email", "An invitation needs an email address.")
+        return data
+
+    def service_fields(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {
+            "username": data["username"],
+            "send_invite": data["send_invite"],
+            **{name: data[name] for name in USER_PROFILE_FIELDS},
+            **self.access(),
+        }
+
+
+class UserEditForm(UserAccessFields, forms.ModelForm):
+    class Meta:
+        model = User
+        fields = list(USER_PROFILE_FIELDS)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.instance
+        self.fields["sites"].queryset = assignable_sites(user)
+        if not self.is_bound:
+            held = {group.name for group in user.groups.all()}
+            self.initial["roles"] = [role.value for role in Role if role.value in held]
+            self.initial["sites"] = list(user.sites.all())
+
+    def service_fields(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {**{name: data[name] for name in USER_PROFILE_FIELDS}, **self.access()}
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    role = forms.ChoiceField(choices=[("", "Any role"), *ROLE_CHOICES], required=False)
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.all(), required=False, empty_label="Any site"
+    )
+    status = forms.ChoiceField(
+        choices=[("active", "Active"), ("inactive", "Deactivated"), ("", "All")],
+        required=False,
+        initial="active",
+    )
+
+    def filters(self) -> dict[str, object]:
+        """Keyword arguments for `user_search`: active users until the form says otherwise."""
+        if not self.is_bound or not self.is_valid():
+            return {"active": True}
+        data = self.cleaned_data
+        status = data["status"] if "status" in self.data else "active"
+        return {
+            "query": data["q"],
+            "role": data["role"],
+            "site": data["site"],
+            "active": {"active": True, "inactive": False}.get(status),
+        }
+
+
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = list(SITE_FIELDS)
+        widgets = {"address": forms.Textarea(attrs={"rows": 2})}
+
+    def service_fields(self) -> dict[str, str]:
+        return {name: self.cleaned_data[name] for name in SITE_FIELDS}

@@ -1,0 +1,169 @@
+"""User and site management for administrators (the admin role only; others get 403)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import services
+from accounts.decorators import role_required
+from accounts.forms import SiteForm, UserCreateForm, UserEditForm, UserSearchForm
+from accounts.roles import Role
+from accounts.selectors import get_site_for_admin, get_user_for_admin, site_list, user_search
+
+PAGE_SIZE = 50
+admin_only = role_required(Role.ADMIN)
+
+
+@admin_only
+def user_list(request: HttpRequest) -> HttpResponse:
+    search = UserSearchForm(request.GET or None)
+    page = Paginator(user_search(**search.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "accounts/user_list.html",
+        {"search": search, "page": page, "query": query.urlencode()},
+    )
+
+
+@admin_only
+def user_create_view(request: HttpRequest) -> HttpResponse:
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(
+                actor=request.user, request=request, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            sent = " and emailed an invitation" if form.cleaned_data["send_invite"] else ""
+            messages.success(request, f"Created {user.username}{sent}.")
+            return redirect("staff:user_detail", pk=user.pk)
+    return render(request, "accounts/user_form.html", {"form": form, "subject": None})
+
+
+@admin_only
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The user's details and the form that changes them, their roles and their sites."""
+    subject = get_user_for_admin(pk)
+    form = UserEditForm(request.POST or None, instance=subject)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_update(
+                actor=request.user, user=subject, request=request, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved {subject.username}.")
+            return redirect("staff:user_detail", pk=subject.pk)
+    return render(request, "accounts/user_form.html", {"form": form, "subject": subject})
+
+
+@require_POST
+@admin_only
+def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request, pk, services.user_deactivate, "Deactivated {}; they are signed out."
+    )
+
+
+@require_POST
+@admin_only
+def user_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(request, pk, services.user_reactivate, "Reactivated {}.")
+
+
+@require_POST
+@admin_only
+def user_invite_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request, pk, services.user_send_invite, "Emailed {} a link to choose a password."
+    )
+
+
+@require_POST
+@admin_only
+def user_reset_password_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request,
+        pk,
+        services.user_reset_password,
+        "Reset the password of {}: they are signed out everywhere and were emailed a link to "
+        "choose a new one.",
+    )
+
+
+def _user_action(request: HttpRequest, pk: int, service: object, done: str) -> HttpResponse:
+    subject = get_user_for_admin(pk)
+    try:
+        service(actor=request.user, user=subject, request=request)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, done.format(subject.username))
+    return redirect("staff:user_detail", pk=subject.pk)
+
+
+@admin_only
+def site_list_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/site_list.html", {"sites": site_list()})
+
+
+@admin_only
+def site_create_view(request: HttpRequest) -> HttpResponse:
+    form = SiteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            site = services.site_create(
+                actor=request.user, request=request, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Added {site.name}.")
+            return redirect("staff:site_list")
+    return render(request, "accounts/site_form.html", {"form": form, "site": None})
+
+
+@admin_only
+def site_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_site_for_admin(pk)
+    form = SiteForm(request.POST or None, instance=site)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.site_update(
+                actor=request.user, site=site, request=request, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved {site.name}.")
+            return redirect("staff:site_list")
+    return render(request, "accounts/site_form.html", {"form": form, "site": site})
+
+
+@require_POST
+@admin_only
+def site_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    site = services.site_set_active(
+        actor=request.user, site=get_site_for_admin(pk), active=False, request=request
+    )
+    messages.success(request, f"Deactivated {site.name}; its records stay readable.")
+    return redirect("staff:site_list")
+
+
+@require_POST
+@admin_only
+def site_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    site = services.site_set_active(
+        actor=request.user, site=get_site_for_admin(pk), active=True, request=request
+    )
+    messages.success(request, f"Reactivated {site.name}.")
+    return redirect("staff:site_list")

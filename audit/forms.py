@@ -1,0 +1,51 @@
+from django import forms
+
+from accounts.models import User
+from audit.selectors import audit_actions, audit_object_types
+
+
+class AuditFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    actor = forms.ModelChoiceField(
+        queryset=User.objects.order_by("username"),
+        required=False,
+        label="Who",
+        empty_label="Anyone",
+    )
+    action = forms.ChoiceField(required=False)
+    object_type = forms.ChoiceField(required=False, label="Record type")
+    object_id = forms.CharField(required=False, max_length=64, label="Record id")
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in audit_actions()]
+        self.fields["object_type"].choices = [("", "Any record")] + [
+            (t, t) for t in audit_object_types()
+        ]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    def filters(self) -> dict[str, object]:
+        """Keyword arguments for `audit_event_search` (none when the form is invalid)."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "query": data["q"],
+            "actor": data["actor"],
+            "action": data["action"],
+            "object_type": data["object_type"],
+            "object_id": data["object_id"],
+            "date_from": data["date_from"],
+            "date_to": data["date_to"],
+        }

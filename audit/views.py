@@ -1,0 +1,22 @@
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.decorators import role_required
+from accounts.roles import Role
+from audit.forms import AuditFilterForm
+from audit.selectors import audit_event_search
+
+PAGE_SIZE = 50
+
+
+@role_required(Role.ADMIN)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    events = audit_event_search(**form.filters()) if form.is_bound else audit_event_search()
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, "audit/list.html", {"form": form, "page": page, "query": query.urlencode()}
+    )
