@@ -2,16 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import Site, User
+from audit.admin import AuditedModelAdmin
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(AuditedModelAdmin):
     list_display = ["name", "code", "is_active"]
     search_fields = ["name", "code"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedModelAdmin, BaseUserAdmin):
     fieldsets = [
         *BaseUserAdmin.fieldsets,
         ("DR Portal", {"fields": ["sites", "professional_id"]}),

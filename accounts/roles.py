@@ -63,6 +63,24 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 }
 
 
+def sync_role_groups(group_model: type, permission_model: type, using: str = "default") -> None:
+    """Create each role's group and grant it exactly its permissions (idempotent).
+
+    Takes the models as arguments so the data migration can pass its historical models.
+    """
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.using(using).get_or_create(name=role.value)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            wanted.append(
+                permission_model.objects.using(using).get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group.permissions.set(wanted)
+
+
 def roles_of(user: User | AnonymousUser) -> set[Role]:
     """The roles a user holds (superusers count as admins)."""
     if not user.is_authenticated or not user.is_active:

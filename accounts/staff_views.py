@@ -1,5 +1,7 @@
 """User and site management for administrators (the admin role only; others get 403)."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -99,7 +101,10 @@ def user_reset_password_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _user_action(request: HttpRequest, pk: int, service: object, done: str) -> HttpResponse:
+def _user_action(
+    request: HttpRequest, pk: int, service: Callable[..., object], done: str
+) -> HttpResponse:
+    """Call one account service on the user; report its refusal or success as a message."""
     subject = get_user_for_admin(pk)
     try:
         service(actor=request.user, user=subject, request=request)

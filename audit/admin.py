@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
+from audit.services import audit_record
 
 
 @admin.register(AuditEvent)
@@ -23,3 +25,24 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Django admin changes bypass the services, so record them in the audit trail here too."""
+
+    def log_addition(self, request: HttpRequest, obj: Model, message: object) -> object:
+        self._audit(request, obj, "create", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Model, message: object) -> object:
+        self._audit(request, obj, "update", message)
+        return super().log_change(request, obj, message)
+
+    def _audit(self, request: HttpRequest, obj: Model, verb: str, message: object) -> None:
+        audit_record(
+            actor=request.user,
+            action=f"{obj._meta.model_name}.{verb}",
+            obj=obj,
+            changes={"django_admin": message},
+            request=request,
+        )

@@ -111,7 +111,8 @@ def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileRespons
     else:
         stored, content_type = image.file, image.content_type
     response = FileResponse(stored.open("rb"), content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    # Shared clinical workstations: never keep a photograph in the browser cache after logout.
+    response["Cache-Control"] = "private, no-store"
     response["Content-Disposition"] = f'inline; filename="{image.pk}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

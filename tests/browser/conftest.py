@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from tests.workers import clean_broker, start_worker  # noqa: F401  (fixtures)
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

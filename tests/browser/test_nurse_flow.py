@@ -7,7 +7,10 @@ from patients.models import Patient
 from screening.models import FundusImage
 from tests.factories import SiteFactory, UserFactory, fundus_like_jpeg
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def test_nurse_registers_patient_opens_visit_and_uploads_two_images(page, tmp_path):
@@ -45,7 +48,7 @@ def test_nurse_registers_patient_opens_visit_and_uploads_two_images(page, tmp_pa
         page.get_by_role("button", name="Upload").click()
         page.get_by_text(f"Uploaded “{photo.name}”.").wait_for()
 
-    thumbnails = page.locator(".thumbs img")
+    thumbnails = page.locator(".image-card img.fundus")
     assert thumbnails.count() == 2
     # Thumbnails are served by the authorising view and really decode in the browser.
     widths = [thumbnails.nth(i).evaluate("img => img.naturalWidth") for i in range(2)]

@@ -16,9 +16,12 @@ from screening.services import grading
 from screening.services.images import image_attach
 from screening.tasks import grade_image
 from tests.conftest import stored_files
-from tests.integration.conftest import kill, wait_for
+from tests.workers import kill, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+]
 Status = GradingJob.Status
 SAMPLES = sorted((settings.BASE_DIR / "ml" / "samples").glob("*.jp*g"))
 

@@ -62,8 +62,8 @@ def test_edit_changes_details_and_refuses_impossible_diagnosis_year(nurse_client
 
 
 def test_search_by_mrn_prefix_and_by_name(nurse_client, site, nurse):
-    PatientFactory(site=site, mrn="ABC-1", family_name="Smith", created_by=nurse)
-    PatientFactory(site=site, mrn="XYZ-2", family_name="Jones", created_by=nurse)
+    PatientFactory(site=site, mrn="ABC-1", given_name="Ann", family_name="Smith", created_by=nurse)
+    PatientFactory(site=site, mrn="XYZ-2", given_name="Bob", family_name="Jones", created_by=nurse)
     by_mrn = nurse_client.get(reverse("patients:list"), {"q": "abc"}).content.decode()
     by_name = nurse_client.get(reverse("patients:list"), {"q": "jon"}).content.decode()
     assert "ABC-1" in by_mrn and "XYZ-2" not in by_mrn

@@ -180,7 +180,7 @@ def test_image_is_served_only_with_private_headers(nurse_client, nurse, visit):
     response = nurse_client.get(reverse("screening:image_file", kwargs={"pk": image.pk}))
     assert b"".join(response.streaming_content) == data
     assert response["Content-Type"] == "image/jpeg"
-    assert response["Cache-Control"] == "private, max-age=3600"
+    assert response["Cache-Control"] == "private, no-store"
     thumb = nurse_client.get(reverse("screening:image_thumb", kwargs={"pk": image.pk}))
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
 

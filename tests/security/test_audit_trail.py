@@ -146,3 +146,14 @@ def test_audit_page_query_budget(admin_user, nurse, django_assert_max_num_querie
     client = login(admin_user)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("audit:list")).status_code == 200
+
+
+def test_changes_made_in_django_admin_are_audited(admin_user, site):
+    response = login(admin_user).post(
+        reverse("admin:accounts_site_change", args=[site.pk]),
+        {"code": site.code, "name": "Renamed Clinic", "address": "", "is_active": "on"},
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="site.update")
+    assert event.actor == admin_user and event.object_id == str(site.pk)
+    assert event.changes == {"django_admin": [{"changed": {"fields": ["Name"]}}]}

@@ -185,6 +185,12 @@ def test_multi_page_tiff_with_oversized_later_page_is_refused():
     assert _refused("pages.tif", data) in {"too_many_pixels", "format", "multi_frame"}
 
 
+def test_animated_png_is_refused():
+    frames = [Image.new("RGB", (256, 256), colour) for colour in ("red", "blue")]
+    data = _encode(frames[0], "PNG", save_all=True, append_images=frames[1:])
+    assert _refused("animated.png", data) == "multi_frame"
+
+
 def test_accepted_polyglot_is_served_as_an_image_that_browsers_will_not_sniff(nurse, visit):
     from tests.conftest import login
 
