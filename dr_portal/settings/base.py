@@ -167,7 +167,15 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Grading queue (Celery on Redis) -----------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
-CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
+# Short socket timeouts: if Redis is down, an upload must not hang waiting for it (the job stays
+# queued and the sweeper sends it later). visibility_timeout: when an unacknowledged task is
+# redelivered by Redis (the sweeper usually acts first).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+    "visibility_timeout": 3600,
+    **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True  # results live in PostgreSQL (GradingJob), not in Celery

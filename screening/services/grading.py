@@ -147,6 +147,12 @@ def grading_run(*, job_id: int) -> int:
     except TransientGradingError:
         _release(claim)
         raise
+    except Exception as error:  # a bug, or a time limit: fail the batch visibly, do not loop
+        logger.exception("grading batch %s failed", claim.token)
+        for job in claim.jobs:
+            _fail(job, claim.token, f"Grading error: {type(error).__name__}: {error}"[:2000])
+        _rollup_visits({job.image.visit_id for job in claim.jobs})
+        return 0
     stored = 0
     for job, result in zip(readable, results, strict=True):
         stored += _store_result(job, claim.token, result, grader)
