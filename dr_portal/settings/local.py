@@ -1,5 +1,7 @@
 """The embedded default: SQLite, local files, debug pages. For one laptop, never for patients."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -9,7 +11,7 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-only-insecure-key-change-me
 # Grading without Redis: Celery's filesystem transport passes tasks through a local folder to the
 # worker that scripts/run.sh starts beside the web server. Same task code as production.
 if not env("CELERY_BROKER_URL", default=""):
-    _queue = BASE_DIR / ".queue"  # noqa: F405
+    _queue = Path(env("CELERY_QUEUE_DIR", default=str(BASE_DIR / ".queue")))  # noqa: F405
     for _sub in ("out", "processed"):
         (_queue / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
