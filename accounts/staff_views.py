@@ -23,13 +23,7 @@ admin_only = role_required(Role.ADMIN)
 def user_list(request: HttpRequest) -> HttpResponse:
     search = UserSearchForm(request.GET or None)
     page = Paginator(user_search(**search.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "accounts/user_list.html",
-        {"search": search, "page": page, "query": query.urlencode()},
-    )
+    return render(request, "accounts/user_list.html", {"search": search, "page": page})
 
 
 @admin_only

@@ -15,8 +15,4 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = audit_event_search(**form.filters()) if form.is_bound else audit_event_search()
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request, "audit/list.html", {"form": form, "page": page, "query": query.urlencode()}
-    )
+    return render(request, "audit/list.html", {"form": form, "page": page})

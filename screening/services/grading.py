@@ -109,12 +109,10 @@ def claim_batch(*, job_id: int, batch_size: int, wait_seconds: float) -> Claim |
         )
         if candidates:
             _claim(GradingJob.objects.filter(pk__in=candidates), token)
-        elif time.monotonic() >= deadline:
-            break
-        else:
-            time.sleep(0.1)
+            continue
         if time.monotonic() >= deadline:
             break
+        time.sleep(0.1)
     jobs = list(GradingJob.objects.filter(claim=token).select_related("image").order_by("pk"))
     return Claim(token=token, jobs=jobs)
 
