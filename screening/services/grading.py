@@ -67,6 +67,18 @@ def grading_enqueue(*, image: FundusImage) -> GradingJob:
     return job
 
 
+def regrade_images(images: Any) -> int:
+    """Queue images that have no job for the current model (a new model version adds rows and
+    never overwrites the old results); return how many were queued."""
+    version = current_model_version()
+    queued = 0
+    for image in images.exclude(grading_jobs__model_version=version).iterator():
+        with transaction.atomic():
+            grading_enqueue(image=image)
+        queued += 1
+    return queued
+
+
 def dispatch(job_ids: list[int]) -> int:
     """Send one grading task per job; return how many reached the broker."""
     from screening.tasks import grade_image  # tasks import this module
@@ -305,6 +317,8 @@ def visit_rollup(*, visit: Visit) -> bool:
     eye; U when an eye is U unless the other eye is referable (a referable eye is never hidden).
     """
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if visit.is_locked:  # a signed report keeps the AI result it was signed with
+        return False
     jobs = latest_jobs(visit)
     if not jobs or any(job is None or not job.is_finished for job in jobs.values()):
         return False

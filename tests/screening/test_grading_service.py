@@ -2,6 +2,7 @@
 batch claiming, idempotence, failure handling and the stale-job sweeper."""
 
 import datetime
+import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -135,3 +136,24 @@ def test_sweeper_sends_jobs_that_never_reached_the_broker(nurse, visit, monkeypa
     monkeypatch.setattr(grading, "dispatch", lambda ids: sent.append(ids) or len(ids))
     job = upload(nurse, visit, 1).grading_jobs.get()  # on_commit never ran: dispatched_at empty
     assert grading.requeue_stale_jobs()["resent"] == 1 and sent == [[job.pk]]
+
+
+def test_regrading_with_a_new_model_adds_rows_and_keeps_the_old(nurse, visit):
+    from django.core.management import call_command
+
+    image = upload(nurse, visit, 1)
+    GradingJob.objects.filter(image=image).update(
+        model_version="old-model-1", status=Status.SUCCEEDED, gradable=True, predicted_grade=3
+    )
+    call_command("regrade", visit=[visit.pk], stdout=io.StringIO())
+    versions = dict(image.grading_jobs.values_list("model_version", "status"))
+    assert versions == {"old-model-1": Status.SUCCEEDED, "tiny-test-0": Status.QUEUED}
+    assert grading.regrade_images(visit.images.all()) == 0  # already queued: nothing new
+
+
+def test_signed_visit_keeps_the_ai_result_it_was_signed_with(nurse, visit):
+    job = upload(nurse, visit, 1).grading_jobs.get()
+    Visit.objects.filter(pk=visit.pk).update(status=Visit.Status.SIGNED, ai_overall_grade="1")
+    grading.grading_run(job_id=job.pk)
+    visit.refresh_from_db()
+    assert visit.ai_overall_grade == "1" and visit.status == Visit.Status.SIGNED
