@@ -1,0 +1,207 @@
+"""Evaluate a grader on a labelled folder: ``python -m ml.evaluate``.
+
+    python -m ml.evaluate --images DIR [--labels CSV] [--weights WEIGHTS_DIR] --out OUT_DIR \\
+        [--ids IDS_FILE] [--limit N]
+
+``DIR`` holds the images (or an ``images/`` sub-folder); ``CSV`` has columns ``image,level``
+(default ``DIR/labels.csv``). ``--ids`` restricts to the ids listed one per line (or a
+``split.json`` key, e.g. ``ml/weights/split.json:val``). Writes ``OUT_DIR/report.json``,
+``OUT_DIR/confusion_matrix.png`` and ``OUT_DIR/predictions.csv``. Grading metrics are computed on
+gradable images; ``fraction_ungradable`` reports the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ml import metrics
+from ml.data import find_image, read_labels
+from ml.grader import Grader
+
+REPORT_KEYS = (
+    "n_images",
+    "n_gradable",
+    "fraction_ungradable",
+    "ungradable_reasons",
+    "quadratic_weighted_kappa",
+    "accuracy",
+    "per_grade_recall",
+    "referable_auc",
+    "referable_threshold",
+    "sensitivity",
+    "specificity",
+    "confusion_matrix",
+    "images_per_second",
+    "model_version",
+    "weights_sha256",
+)
+
+
+def read_ids(spec: str) -> list[str]:
+    """Ids from a text file (one per line) or ``path/split.json:key``."""
+    path, _, key = (
+        spec.partition(":") if spec.endswith((":train", ":tune", ":val")) else (spec, "", "")
+    )
+    if key:
+        return list(json.loads(Path(path).read_text())[key])
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _round(v):
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v), 4)
+
+
+def compute_report(levels: list[int], results: list, threshold: float) -> dict:
+    """Metrics dict from true grades and GradeResults (same order)."""
+    ok = [i for i, r in enumerate(results) if r.gradable]
+    y = np.array([levels[i] for i in ok], dtype=int)
+    reasons: dict[str, int] = {}
+    for r in results:
+        if not r.gradable:
+            reasons[r.quality_reason] = reasons.get(r.quality_reason, 0) + 1
+    pred = np.array([results[i].grade for i in ok], dtype=int)
+    ref_p = np.array([results[i].referable_probability for i in ok])
+    sens, spec = metrics.sens_spec(y >= 2, ref_p, threshold) if len(y) else (None, None)
+    cm = metrics.confusion_matrix(y, pred) if len(y) else np.zeros((5, 5), int)
+    return {
+        "n_images": len(results),
+        "n_gradable": len(ok),
+        "fraction_ungradable": _round(1 - len(ok) / max(len(results), 1)),
+        "ungradable_reasons": reasons,
+        "quadratic_weighted_kappa": _round(metrics.quadratic_weighted_kappa(y, pred)),
+        "accuracy": _round((pred == y).mean() if len(y) else None),
+        "per_grade_recall": [_round(v) for v in metrics.per_grade_recall(y, pred)],
+        "referable_auc": _round(metrics.roc_auc(y >= 2, ref_p)),
+        "referable_threshold": threshold,
+        "sensitivity": _round(sens),
+        "specificity": _round(spec),
+        "confusion_matrix": cm.tolist(),
+        "grade_counts_true": np.bincount(y, minlength=5).tolist(),
+    }
+
+
+def draw_confusion(cm: np.ndarray, path: Path, title: str) -> None:
+    """Save a labelled confusion-matrix PNG (rows: true grade, columns: predicted)."""
+    cell, pad = 70, 90
+    n = cm.shape[0]
+    img = Image.new("RGB", (pad + n * cell + 20, pad + n * cell + 40), "white")
+    d = ImageDraw.Draw(img)
+    d.text((10, 10), title, fill="black")
+    d.text((pad + n * cell // 2 - 30, 40), "predicted", fill="black")
+    d.text((5, pad + n * cell // 2), "true", fill="black")
+    rows = cm.sum(axis=1, keepdims=True).clip(min=1)
+    for t in range(n):
+        d.text((pad - 20, pad + t * cell + cell // 2 - 5), str(t), fill="black")
+        d.text((pad + t * cell + cell // 2 - 3, pad - 20), str(t), fill="black")
+        for p in range(n):
+            frac = cm[t, p] / rows[t, 0]
+            shade = int(255 - 200 * frac)
+            box = (pad + p * cell, pad + t * cell, pad + (p + 1) * cell, pad + (t + 1) * cell)
+            d.rectangle(box, fill=(shade, shade, 255), outline="grey")
+            d.text(
+                (box[0] + 8, box[1] + cell // 2 - 6),
+                f"{cm[t, p]} ({frac:.0%})",
+                fill="black" if frac < 0.6 else "white",
+            )
+    img.save(path)
+
+
+def evaluate(
+    images_dir: Path,
+    labels: dict[str, int],
+    out: Path,
+    grader: Grader,
+    batch_size: int = 16,
+    title: str = "",
+) -> dict:
+    """Grade every labelled image found in ``images_dir``; write report, PNG and predictions."""
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [i for i in sorted(labels) if find_image(images_dir, i) is not None]
+    results, t0 = [], time.perf_counter()
+    for s in range(0, len(ids), batch_size):
+        chunk = [find_image(images_dir, i).read_bytes() for i in ids[s : s + batch_size]]
+        results.extend(grader.grade(chunk, explain=False, batch_size=batch_size))
+    seconds = time.perf_counter() - t0
+    report = compute_report([labels[i] for i in ids], results, grader.referable_threshold)
+    report.update(
+        {
+            "images_per_second": _round(len(ids) / max(seconds, 1e-9)),
+            "seconds": round(seconds, 1),
+            "images_dir": str(images_dir),
+            "n_labels_missing_image": len(labels) - len(ids),
+            "model_version": grader.model_version,
+            "weights_sha256": grader.weights_sha256,
+        }
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    draw_confusion(
+        np.array(report["confusion_matrix"]),
+        out / "confusion_matrix.png",
+        title or f"{images_dir} ({grader.model_version})",
+    )
+    with open(out / "predictions.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "image",
+                "level",
+                "gradable",
+                "quality_reason",
+                "grade",
+                "referable_probability",
+                "referable",
+            ]
+        )
+        for i, r in zip(ids, results, strict=True):
+            w.writerow(
+                [
+                    i,
+                    labels[i],
+                    r.gradable,
+                    r.quality_reason,
+                    r.grade,
+                    round(r.referable_probability, 5),
+                    r.referable,
+                ]
+            )
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of ``python -m ml.evaluate``."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--labels", type=Path, default=None)
+    ap.add_argument("--weights", type=Path, default=None, help="weights dir (default shipped)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--ids", default=None, help="ids file or split.json:KEY")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the evaluation CLI and print the headline numbers."""
+    args = parse_args(argv)
+    images = args.images / "images" if (args.images / "images").is_dir() else args.images
+    labels = read_labels(args.labels or args.images / "labels.csv")
+    if args.ids:
+        keep = set(read_ids(args.ids))
+        labels = {k: v for k, v in labels.items() if k in keep}
+    if args.limit:
+        labels = dict(sorted(labels.items())[: args.limit])
+    grader = Grader.load(args.weights)
+    report = evaluate(images, labels, args.out, grader, args.batch_size)
+    print(json.dumps({k: report[k] for k in REPORT_KEYS if k != "confusion_matrix"}, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Public grading interface used by the Django app (this module never imports Django).
+
+Usage::
+
+    from ml.grader import Grader, GradeResult
+    grader = Grader.load()              # shipped ml/weights; cached: loaded once per process
+    results = grader.grade([jpeg_bytes, png_bytes], explain=True)
+
+Every input item yields one :class:`GradeResult`, in order. Items that cannot be decoded do not
+raise: they give ``gradable=False, quality_reason="undecodable"``. Ungradable results (any
+reason) carry no model output: ``probabilities == []``, ``grade is None``, ``referable is None``,
+``referable_probability == 0.0``, ``confidence == 0.0``, ``heatmap_png is None``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ml import metrics
+from ml import model as M
+from ml.errors import ImageDecodeError, WeightsError
+from ml.preprocess import Preprocessed, preprocess_bytes
+from ml.quality import REASON_TEXT, assess
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+_CACHE: dict[tuple[str, str], Grader] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class GradeResult:
+    """Grading outcome of one image (see module docstring for ungradable items).
+
+    ``grade``: ICDR grade 0-4 from the expected grade and the card's cut points.
+    ``referable_probability``: P(grade >= 2); ``referable``: it is >= the card's threshold.
+    ``confidence``: probability of the returned grade. ``heatmap_png``: Grad-CAM overlay of the
+    referable probability on the cropped fundus (square, ``input_size`` px) when ``explain``.
+    """
+
+    gradable: bool
+    quality_reason: str = ""
+    quality_detail: str = ""
+    quality_metrics: dict = field(default_factory=dict)
+    probabilities: list[float] = field(default_factory=list)
+    grade: int | None = None
+    referable_probability: float = 0.0
+    referable: bool | None = None
+    confidence: float = 0.0
+    heatmap_png: bytes | None = None
+    model_version: str = ""
+    weights_sha256: str = ""
+
+
+class Grader:
+    """A loaded DR grading model plus its model card (thresholds, version)."""
+
+    def __init__(self, model, card: dict, weights_sha256: str) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.card = card
+        self.model_version: str = card["model_version"]
+        self.weights_sha256: str = weights_sha256
+        self.input_size: int = int(card["input_size"])
+        self.cut_points: tuple = tuple(card.get("grade_cut_points", metrics.DEFAULT_CUTS))
+        self.referable_threshold: float = float(card.get("referable_threshold", 0.5))
+        self.tta_hflip: bool = bool(card.get("tta_hflip", False))
+        self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._cam_model = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, weights_dir: str | Path | None = None) -> Grader:
+        """Load (once per process and directory) the model in ``weights_dir`` (default: shipped).
+
+        Raises :class:`ml.errors.WeightsError` if the card or weights are missing or the weights'
+        SHA-256 differs from the card's.
+        """
+        wdir = Path(weights_dir) if weights_dir else SHIPPED_WEIGHTS
+        try:
+            card = M.read_card(wdir)
+            wfile = wdir / card.get("weights_file", M.WEIGHTS_FILE)
+            sha = M.sha256_file(wfile)
+        except (OSError, ValueError, KeyError) as exc:
+            raise WeightsError(f"cannot read model in {wdir}: {exc}") from exc
+        if card.get("weights_sha256") and card["weights_sha256"] != sha:
+            raise WeightsError(f"{wfile} does not match the SHA-256 in the model card")
+        key = (str(wdir.resolve()), sha)
+        with _LOCK:
+            if key not in _CACHE:
+                model = M.build_full_model(int(card["input_size"]), float(card.get("width", 1.0)))
+                M.load_weights_npz(model, wfile)
+                _CACHE[key] = cls(model, card, sha)
+            return _CACHE[key]
+
+    def predict_normalized(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 5) for preprocessed images (N, S, S, 3) uint8/float 0..255."""
+        if len(batch) == 0:
+            return np.zeros((0, metrics.NUM_GRADES), dtype=np.float32)
+        x = np.asarray(batch, dtype=np.float32)
+        with self._lock:
+            probs = np.asarray(self._infer(x))
+            if self.tta_hflip:  # card option: average with the horizontally flipped image
+                probs = (probs + np.asarray(self._infer(np.ascontiguousarray(x[:, :, ::-1])))) / 2
+        return probs
+
+    def heatmaps(self, pres: list[Preprocessed]) -> list[bytes]:
+        """Grad-CAM overlay PNGs for preprocessed images."""
+        from ml.explain import build_cam_model, grad_cam, make_cam_fn, overlay_png
+
+        if not pres:
+            return []
+        with self._lock:
+            if self._cam_model is None:
+                self._cam_model = make_cam_fn(build_cam_model(self.model))
+            cams = grad_cam(self._cam_model, np.stack([p.normalized for p in pres]))
+        return [overlay_png(p.cropped, c) for p, c in zip(pres, cams, strict=True)]
+
+    def _result(self, probs: np.ndarray) -> GradeResult:
+        p = np.asarray(probs, dtype=np.float64)
+        p = p / p.sum()
+        grade = int(
+            metrics.grades_from_expectation(metrics.expected_grade(p[None]), self.cut_points)[0]
+        )
+        ref_p = float(p[2:].sum())
+        return GradeResult(
+            gradable=True,
+            probabilities=[float(v) for v in p],
+            grade=grade,
+            referable_probability=ref_p,
+            referable=ref_p >= self.referable_threshold,
+            confidence=float(p[grade]),
+            model_version=self.model_version,
+            weights_sha256=self.weights_sha256,
+        )
+
+    def _ungradable(self, reason: str, metrics_: dict | None = None) -> GradeResult:
+        return GradeResult(
+            gradable=False,
+            quality_reason=reason,
+            quality_detail=REASON_TEXT.get(reason, reason),
+            quality_metrics=metrics_ or {},
+            model_version=self.model_version,
+            weights_sha256=self.weights_sha256,
+        )
+
+    def grade(
+        self, images: list[bytes], explain: bool = False, batch_size: int = 16
+    ) -> list[GradeResult]:
+        """Grade a batch of JPEG/PNG file contents; one result per item, in order."""
+        results: list[GradeResult | None] = [None] * len(images)
+        todo: list[tuple[int, Preprocessed, dict]] = []
+        for i, data in enumerate(images):
+            try:
+                pre = preprocess_bytes(bytes(data), self.input_size)
+            except (ImageDecodeError, TypeError, ValueError):
+                results[i] = self._ungradable("undecodable")
+                continue
+            q = assess(pre)
+            if q.gradable:
+                todo.append((i, pre, q.metrics))
+            else:
+                results[i] = self._ungradable(q.reason, q.metrics)
+        for s in range(0, len(todo), batch_size):
+            chunk = todo[s : s + batch_size]
+            probs = self.predict_normalized(np.stack([pre.normalized for _, pre, _ in chunk]))
+            maps = self.heatmaps([pre for _, pre, _ in chunk]) if explain else [None] * len(chunk)
+            for (i, _, qm), p, hm in zip(chunk, probs, maps, strict=True):
+                r = self._result(p)
+                r.quality_metrics, r.heatmap_png = qm, hm
+                results[i] = r
+        return [r for r in results if r is not None]
+
+
+def _calibrate_batchnorm(model, rng: np.random.Generator, size: int) -> None:
+    """Set BatchNorm statistics from one random batch so a random-init net keeps its signal."""
+    import keras
+
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    model(rng.uniform(0, 255, (8, size, size, 3)).astype(np.float32), training=True)
+    for layer in bns:
+        layer.momentum = M.BN_MOMENTUM
+
+
+def build_tiny_grader(tmpdir: str | Path, input_size: int = 64, seed: int = 0) -> Grader:
+    """Create and load a tiny REAL Keras grader (random init, width 0.25) in ``tmpdir``.
+
+    For fast unit tests of code that uses :class:`Grader`; its outputs are meaningless but vary
+    with the input. Thresholds are the defaults (cut points 0.5..3.5, referable 0.5).
+    """
+    import keras
+
+    tmp = Path(tmpdir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    model = M.build_full_model(input_size, width=0.25)
+    _calibrate_batchnorm(model, np.random.default_rng(seed), input_size)
+    sha = M.save_weights_npz(model, tmp / M.WEIGHTS_FILE)
+    M.write_card(
+        tmp,
+        {
+            "model_version": "tiny-test-0",
+            "weights_file": M.WEIGHTS_FILE,
+            "weights_sha256": sha,
+            "input_size": input_size,
+            "width": 0.25,
+            "grade_cut_points": list(metrics.DEFAULT_CUTS),
+            "referable_threshold": 0.5,
+        },
+    )
+    return Grader.load(tmp)
