@@ -51,6 +51,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "patients.view_patient",
         "screening.view_visit",
         "screening.view_fundusimage",
+        "screening.view_review",
+        "screening.view_eyereading",
+        "screening.view_signoff",
+        "screening.view_addendum",
+        "audit.view_auditevent",
     ],
     Role.API_CLIENT: [
         "patients.view_patient",
@@ -66,15 +71,17 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 def sync_role_groups(group_model: type, permission_model: type, using: str = "default") -> None:
     """Create each role's group and grant it exactly its permissions (idempotent).
 
-    Takes the models as arguments so the data migration can pass its historical models.
+    Takes the models as arguments so the data migration can pass its historical models. A
+    permission whose model a later migration creates is skipped here; the post_migrate hook
+    (accounts.apps) runs this again after every migrate, so the groups always end up complete.
     """
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.using(using).get_or_create(name=role.value)
         wanted = []
         for name in names:
             app_label, codename = name.split(".")
-            wanted.append(
-                permission_model.objects.using(using).get(
+            wanted.extend(
+                permission_model.objects.using(using).filter(
                     content_type__app_label=app_label, codename=codename
                 )
             )

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 
 from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role
+from audit.services import audit_record
 from patients.forms import PatientForm, PatientSearchForm
 from patients.selectors import get_patient_for_user, patient_search
 from patients.services import patient_create, patient_update
@@ -27,6 +28,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @role_required(*READ_ROLES)
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
+    audit_record(actor=request.user, action="patient.view", obj=patient, request=request)
     visits = visits_for_patient(user=request.user, patient=patient)
     return render(request, "patients/detail.html", {"patient": patient, "visits": visits})
 

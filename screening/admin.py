@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from screening.models import FundusImage, Visit
+from screening.models import Addendum, EyeReading, FundusImage, Review, SignOff, Visit
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,3 +27,37 @@ class VisitAdmin(ReadOnlyAdmin):
 class FundusImageAdmin(ReadOnlyAdmin):
     list_display = ["id", "visit", "eye", "field", "width", "height", "uploaded_at"]
     exclude = ["file", "thumbnail"]
+
+
+class EyeReadingInline(admin.TabularInline):
+    model = EyeReading
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    """Readings are written by the review services only; signed ones are locked everywhere."""
+
+    list_display = ["pk", "visit", "round", "reader", "submitted_at", "overall_grade", "outcome"]
+    list_filter = ["round"]
+    list_select_related = ["visit__patient", "reader", "outcome"]
+    inlines = [EyeReadingInline]
+
+
+@admin.register(SignOff)
+class SignOffAdmin(ReadOnlyAdmin):
+    list_display = ["visit", "signed_by", "signed_at"]
+    list_select_related = ["visit__patient", "signed_by"]
+
+
+@admin.register(Addendum)
+class AddendumAdmin(ReadOnlyAdmin):
+    list_display = ["visit", "author", "created_at", "reason"]
+    list_select_related = ["visit__patient", "author"]

@@ -2,17 +2,31 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
-from django.db.models import Count, QuerySet
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Site, User
 from accounts.roles import sites_for
 from patients.models import Patient
-from screening.models import Eye, FundusImage, GradingJob, Visit
+from screening.models import Addendum, Eye, FundusImage, GradingJob, Review, Visit
+from screening.review_rules import disagreeing_eyes, disagreeing_eyes_with_ai
 
 
 def visits_for_user(user: User) -> QuerySet[Visit]:
@@ -118,3 +132,159 @@ def _percentile(sorted_values: list[float], pct: int) -> float | None:
         return None
     index = min(len(sorted_values) - 1, round(pct / 100 * (len(sorted_values) - 1)))
     return sorted_values[index]
+
+
+# --- doctors' review (issue 5) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    """Where a visit stands in the two-reader workflow.
+
+    step: 'primary', 'second' or 'arbitration' (that reading is needed next), 'sign' (the final
+    reading is in: `final` awaits its reader's signature) or 'signed'.
+    """
+
+    step: str
+    reviews: dict[str, Review]
+    final: Review | None = None
+    reason: str = ""
+
+    @property
+    def reading_round(self) -> str | None:
+        return self.step if self.step in Review.Round.values else None
+
+    def open_review(self) -> Review | None:
+        """The draft of the reading needed next, if a doctor has started it."""
+        review = self.reviews.get(self.step)
+        return review if review is not None and not review.is_submitted else None
+
+    def has_read(self, user: User) -> bool:
+        return any(r.reader_id == user.pk for r in self.reviews.values())
+
+
+def review_progress(visit: Visit) -> ReviewProgress:
+    """The next step of the visit's review. Uses `visit.reviews.all()` (prefetch it for lists)."""
+    reviews = {r.round: r for r in visit.reviews.all()}
+    if visit.status == Visit.Status.SIGNED and hasattr(visit, "sign_off"):
+        return ReviewProgress("signed", reviews, final=visit.sign_off.review)
+    Round = Review.Round
+    primary, second = reviews.get(Round.PRIMARY), reviews.get(Round.SECOND)
+    if primary is None or not primary.is_submitted:
+        return ReviewProgress(Round.PRIMARY, reviews)
+    ai = {"right": visit.ai_grade_right, "left": visit.ai_grade_left}
+    eyes = disagreeing_eyes_with_ai(primary.eye_readings.all(), ai)
+    if not eyes:
+        return ReviewProgress("sign", reviews, final=primary)
+    why = f"The doctor's grade differs from the AI's ({', '.join(eyes)} eye)."
+    if second is None or not second.is_submitted:
+        return ReviewProgress(Round.SECOND, reviews, reason=why)
+    eyes = disagreeing_eyes(primary.eye_readings.all(), second.eye_readings.all())
+    if not eyes:
+        return ReviewProgress("sign", reviews, final=second, reason=why)
+    why = f"The two doctors disagree ({', '.join(eyes)} eye)."
+    arbitration = reviews.get(Round.ARBITRATION)
+    if arbitration is None or not arbitration.is_submitted:
+        return ReviewProgress(Round.ARBITRATION, reviews, reason=why)
+    return ReviewProgress("sign", reviews, final=arbitration, reason=why)
+
+
+def _reviews_prefetch() -> Prefetch:
+    return Prefetch(
+        "reviews",
+        queryset=Review.objects.select_related(
+            "reader", "outcome", "recommended_outcome"
+        ).prefetch_related("eye_readings"),
+    )
+
+
+def get_visit_for_review(user: User, pk: int) -> Visit:
+    """The visit with its reviews and readings, or 404 outside the user's sites."""
+    return get_object_or_404(
+        visits_for_user(user).select_related("ai_outcome").prefetch_related(_reviews_prefetch()),
+        pk=pk,
+    )
+
+
+def review_worklist(
+    *,
+    user: User,
+    site: Site | None = None,
+    referable_first: bool = False,
+    ungradable_only: bool = False,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Visit]:
+    """Visits awaiting a doctor at the user's sites: urgent AI results first, then (optionally) the
+    AI-referable ones, then the longest waiting. Each carries `urgent`, `waiting_since`,
+    `image_count` and its prefetched reviews (for `review_progress`)."""
+    succeeded = Q(images__grading_jobs__status=GradingJob.Status.SUCCEEDED)
+    threshold = settings.REVIEW_URGENT_REFERABLE_PROBABILITY
+    visits = (
+        visits_for_user(user)
+        .filter(status__in=[Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW])
+        .annotate(
+            image_count=Count("images", distinct=True),
+            max_referable_p=Max("images__grading_jobs__referable_probability", filter=succeeded),
+            waiting_since=Coalesce("ai_rolled_up_at", "created_at"),
+        )
+        .annotate(
+            urgent=Case(
+                When(Q(ai_overall_grade="4"), then=Value(True)),
+                When(Q(ai_referable=True, max_referable_p__gte=threshold), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .select_related("ai_outcome")
+        .prefetch_related(_reviews_prefetch())
+    )
+    if site is not None:
+        visits = visits.filter(site=site)
+    if ungradable_only:
+        visits = visits.filter(Q(ai_grade_right="U") | Q(ai_grade_left="U"))
+    if date_from:
+        visits = visits.filter(visit_date__gte=date_from)
+    if date_to:
+        visits = visits.filter(visit_date__lte=date_to)
+    order = ["-urgent"]
+    if referable_first:
+        order.append(F("ai_referable").desc(nulls_last=True))
+    return visits.order_by(*order, "waiting_since", "pk")
+
+
+def review_worklist_counts(user: User) -> dict[str, int]:
+    """Counts of the user's whole worklist (before filters)."""
+    waiting = visits_for_user(user).filter(
+        status__in=[Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW]
+    )
+    return waiting.aggregate(
+        total=Count("pk"),
+        awaiting=Count("pk", filter=Q(status=Visit.Status.AWAITING_REVIEW)),
+        in_review=Count("pk", filter=Q(status=Visit.Status.IN_REVIEW)),
+        referable=Count("pk", filter=Q(ai_referable=True)),
+        ungradable=Count("pk", filter=Q(ai_grade_right="U") | Q(ai_grade_left="U")),
+    )
+
+
+def get_signed_visit_for_user(user: User, pk: int) -> Visit:
+    """A signed visit (for its report), or 404 when unsigned or outside the user's sites."""
+    return get_object_or_404(
+        visits_for_user(user)
+        .filter(status=Visit.Status.SIGNED, sign_off__isnull=False)
+        .select_related("sign_off__signed_by", "sign_off__review", "patient__site")
+        .prefetch_related(_reviews_prefetch()),
+        pk=pk,
+    )
+
+
+def addenda_for_visit(visit: Visit) -> QuerySet[Addendum]:
+    return visit.addenda.select_related("author").order_by("created_at", "pk")
+
+
+def signed_ai_rows(visit: Visit) -> list[tuple[str, list[ImageRow]]]:
+    """Per eye, each image with the AI result the report was signed with (not a later model's)."""
+    job_ids = visit.sign_off.ai_jobs if hasattr(visit, "sign_off") else []
+    jobs = {job.image_id: job for job in GradingJob.objects.filter(pk__in=job_ids)}
+    rows = [ImageRow(image, jobs.get(image.pk)) for image in images_for_visit(visit)]
+    return [(label, [r for r in rows if r.image.eye == value]) for value, label in Eye.choices]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening import views
+from screening import review_views, views
 
 app_name = "screening"
 urlpatterns = [
@@ -14,4 +14,21 @@ urlpatterns = [
     path(
         "images/<uuid:pk>/heatmap/", views.image_file, {"variant": "heatmap"}, name="image_heatmap"
     ),
+    # Doctors' review, sign-off and reports (issue 5).
+    path("review/", review_views.worklist, name="worklist"),
+    path("review/dashboard/", review_views.dashboard, name="review_dashboard"),
+    path("visits/<int:pk>/review/", review_views.review_page, name="review"),
+    path("visits/<int:pk>/review/start/", review_views.review_start_view, name="review_start"),
+    path("visits/<int:pk>/review/submit/", review_views.review_submit_view, name="review_submit"),
+    path(
+        "visits/<int:pk>/review/withdraw/",
+        review_views.review_withdraw_view,
+        name="review_withdraw",
+    ),
+    path("visits/<int:pk>/sign/", review_views.sign_off_view, name="sign_off"),
+    path("visits/<int:pk>/addenda/new/", review_views.addendum_create_view, name="addendum_add"),
+    path("visits/<int:pk>/report/", review_views.report_view, name="report"),
+    path("visits/<int:pk>/report.pdf", review_views.report_pdf_view, name="report_pdf"),
+    path("visits/<int:pk>/letter/", review_views.letter_view, name="letter"),
+    path("visits/<int:pk>/letter.pdf", review_views.letter_pdf_view, name="letter_pdf"),
 ]

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role
+from audit.services import audit_record
 from patients.selectors import get_patient_for_user
 from screening.forms import ImageUploadForm, VisitForm
 from screening.models import Visit
@@ -41,6 +42,7 @@ def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @role_required(*READ_ROLES)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_user(request.user, pk)
+    audit_record(actor=request.user, action="visit.view", obj=visit, request=request)
     return render(
         request,
         "screening/visit_detail.html",

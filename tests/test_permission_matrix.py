@@ -66,6 +66,26 @@ MATRIX |= {
     "staff:site_reactivate": ("post", ADMIN_POST),
     "audit:list": ("get", ADMIN_ONLY),
 }
+# Doctors' review, sign-off and reports (issue 5). Review URLs use a graded visit awaiting review,
+# report URLs a signed one (see url_kwargs). The outsider is a nurse, so the role check (403) comes
+# before site scoping; a doctor of another site gets 404 (tests/review/test_access.py).
+DOCTOR_ONLY = {r: 403 for r in ROLES} | {"anonymous": LOGIN, "doctor": 200}
+DOCTOR_POST = {**DOCTOR_ONLY, "doctor": 302}
+REPORT = {**READ, "outsider": 404}
+MATRIX |= {
+    "screening:worklist": ("get", DOCTOR_ONLY),
+    "screening:review_dashboard": ("get", {**DOCTOR_ONLY, "admin": 200}),
+    "screening:review": ("get", DOCTOR_ONLY),
+    "screening:review_start": ("post", DOCTOR_POST),
+    "screening:review_submit": ("post", DOCTOR_POST),
+    "screening:review_withdraw": ("post", DOCTOR_POST),
+    "screening:sign_off": ("get", DOCTOR_ONLY),
+    "screening:addendum_add": ("get", DOCTOR_ONLY),
+    "screening:report": ("get", REPORT),
+    "screening:report_pdf": ("get", REPORT),
+    "screening:letter": ("get", REPORT),
+    "screening:letter_pdf": ("get", REPORT),
+}
 # Framework pages with their own, tested-upstream access rules.
 NOT_IN_MATRIX_NAMESPACES = {"admin"}
 NOT_IN_MATRIX = {"login", "logout"}
@@ -99,7 +119,7 @@ def users(nurse, doctor, admin_user, api_client_user, outsider):
 
 
 @pytest.fixture
-def url_kwargs(patient, visit, nurse):
+def url_kwargs(patient, visit, nurse, request):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     image, _ = image_attach(
@@ -127,6 +147,36 @@ def url_kwargs(patient, visit, nurse):
         **{
             f"staff:site_{a}": {"pk": patient.site_id} for a in ("edit", "deactivate", "reactivate")
         },
+        # Built only for the review rows (graded and signed visits cost a few queries each).
+        **(_review_url_kwargs(request) if _wants_review_visits(request) else {}),
+    }
+
+
+REVIEW_URL_NAMES = {"screening:review", "screening:review_start", "screening:review_submit"}
+REVIEW_URL_NAMES |= {"screening:sign_off", "screening:review_withdraw"}
+SIGNED_URL_NAMES = {f"screening:{n}" for n in ("addendum_add", "report", "report_pdf")}
+SIGNED_URL_NAMES |= {"screening:letter", "screening:letter_pdf"}
+
+
+def _wants_review_visits(request) -> bool:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec is not None and callspec.params.get("name") in (
+        REVIEW_URL_NAMES | SIGNED_URL_NAMES
+    )
+
+
+def _review_url_kwargs(request) -> dict[str, dict[str, int]]:
+    from screening.services.review import review_sign_off
+    from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+
+    nurse, patient = request.getfixturevalue("nurse"), request.getfixturevalue("patient")
+    doctor = request.getfixturevalue("doctor")
+    graded = make_graded_visit(nurse=nurse, patient=patient, right=1, left=0)
+    signed = make_graded_visit(nurse=nurse, patient=patient, right=0, left=0)
+    read_visit(doctor, signed, right="0", left="0")
+    review_sign_off(actor=doctor, visit=signed, password=PASSWORD)
+    return {name: {"pk": graded.pk} for name in REVIEW_URL_NAMES} | {
+        name: {"pk": signed.pk} for name in SIGNED_URL_NAMES
     }
 
 

@@ -203,6 +203,23 @@ GRADING_STALE_AFTER_SECONDS = env.int("GRADING_STALE_AFTER_SECONDS", default=900
 GRADING_REDISPATCH_AFTER_SECONDS = env.int("GRADING_REDISPATCH_AFTER_SECONDS", default=1800)
 GRADING_MAX_ATTEMPTS = env.int("GRADING_MAX_ATTEMPTS", default=3)
 
+# --- Doctors' review (two readers) -------------------------------------------------------------
+# A second, blind doctor's grading is needed before sign-off when the doctor's grade of an eye
+# differs from the AI's by at least STEP_DIFF steps, or (ON_REFERABLE_CHANGE) crosses the referable
+# line (grade 2), or (ON_GRADABILITY_CHANGE) one of them calls the eye ungradable. The same rule
+# between the two doctors (plus DME present/absent) sends the visit to arbitration by a third.
+REVIEW_SECOND_READER_STEP_DIFF = env.int("REVIEW_SECOND_READER_STEP_DIFF", default=2)
+REVIEW_SECOND_READER_ON_REFERABLE_CHANGE = env.bool(
+    "REVIEW_SECOND_READER_ON_REFERABLE_CHANGE", default=True
+)
+REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE = env.bool(
+    "REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE", default=True
+)
+# Worklist: an AI result is urgent at grade 4, or when referable with at least this probability.
+REVIEW_URGENT_REFERABLE_PROBABILITY = env.float("REVIEW_URGENT_REFERABLE_PROBABILITY", default=0.9)
+# After this long, another doctor of the site may withdraw a colleague's draft reading and redo it.
+REVIEW_DRAFT_STALE_HOURS = env.int("REVIEW_DRAFT_STALE_HOURS", default=24)
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {

@@ -1,5 +1,28 @@
 from screening.models.grading import GradingJob, OutcomeRule
 from screening.models.image import Eye, Field, FundusImage
+from screening.models.review import (
+    Addendum,
+    Dme,
+    EyeReading,
+    Grade,
+    Review,
+    SignedRecordLocked,
+    SignOff,
+)
 from screening.models.visit import Visit
 
-__all__ = ["Eye", "Field", "FundusImage", "GradingJob", "OutcomeRule", "Visit"]
+__all__ = [
+    "Addendum",
+    "Dme",
+    "Eye",
+    "EyeReading",
+    "Field",
+    "FundusImage",
+    "Grade",
+    "GradingJob",
+    "OutcomeRule",
+    "Review",
+    "SignOff",
+    "SignedRecordLocked",
+    "Visit",
+]

@@ -90,6 +90,11 @@ class Visit(models.Model):
         """A signed visit takes no new images or changes; corrections are addenda."""
         return self.status == self.Status.SIGNED
 
+    @property
+    def accepts_images(self) -> bool:
+        """Photographs are added before a doctor starts reading: a reading covers a fixed set."""
+        return self.status not in (self.Status.IN_REVIEW, self.Status.SIGNED)
+
     def clean(self) -> None:
         if self.patient_id and self.site_id and self.patient.site_id != self.site_id:
             raise ValidationError({"site": "The visit must be at the patient's site."})

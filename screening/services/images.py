@@ -15,7 +15,7 @@ from accounts.models import User
 from accounts.roles import sites_for
 from screening.models import FundusImage, Visit
 from screening.services.grading import grading_enqueue
-from screening.services.visits import ensure_visit_open
+from screening.services.visits import ensure_visit_accepts_images
 from screening.validators import ValidatedImage, validate_fundus_upload
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def image_attach(
     """
     if not sites_for(actor).filter(pk=visit.site_id).exists():
         raise PermissionDenied("You do not work at this visit's site.")
-    ensure_visit_open(visit)
+    ensure_visit_accepts_images(visit)
     checked = validate_fundus_upload(upload)
     existing = _existing(visit, checked.sha256, eye, field)
     if existing:
@@ -63,6 +63,8 @@ def image_attach(
     )
     try:
         with transaction.atomic():
+            # Lock the visit and read its status afresh: a doctor may have started reading it.
+            ensure_visit_accepts_images(Visit.objects.select_for_update().get(pk=visit.pk))
             _store_files(image, checked)
             image.full_clean(validate_unique=False, validate_constraints=False)
             image.save(force_insert=True)

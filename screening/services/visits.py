@@ -38,3 +38,13 @@ def ensure_visit_open(visit: Visit) -> None:
             "This visit's report is signed; it can no longer be changed. Add an addendum instead.",
             "locked",
         )
+
+
+def ensure_visit_accepts_images(visit: Visit) -> None:
+    ensure_visit_open(visit)
+    if not visit.accepts_images:
+        raise ValidationError(
+            "A doctor is already reviewing this visit, so no photographs can be added to it. "
+            "Ask the doctor to withdraw the draft reading, or record a new visit.",
+            "in_review",
+        )

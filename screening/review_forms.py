@@ -1,0 +1,94 @@
+"""Forms of the doctors' review pages (they parse input; the services decide)."""
+
+from django import forms
+
+from accounts.models import Site
+from screening.models import Dme, EyeReading, Grade, OutcomeRule
+
+
+def _question(field: str) -> str:
+    """The model field's verbose name (the clinician's question) with a capital first letter."""
+    name = str(EyeReading._meta.get_field(field).verbose_name)
+    return name[:1].upper() + name[1:]
+
+
+class EyeReadingForm(forms.Form):
+    """One eye's grading (prefixed with the eye). 'Agree with the AI' submits the AI's grade."""
+
+    gradable = forms.TypedChoiceField(
+        label=_question("gradable"),
+        choices=[("yes", "Gradable"), ("no", "Ungradable")],
+        coerce=lambda value: value == "yes",
+        initial="yes",
+        widget=forms.RadioSelect,
+    )
+    grade = forms.ChoiceField(
+        label=_question("grade"),
+        choices=Grade.choices,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    dme = forms.ChoiceField(
+        label=_question("dme"),
+        choices=Dme.choices,
+        initial=Dme.ABSENT,
+        widget=forms.RadioSelect,
+    )
+    ungradable_reason = forms.CharField(
+        label=_question("ungradable_reason"),
+        max_length=200,
+        required=False,
+    )
+    comment = forms.CharField(
+        label="Comment on this eye", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ReviewSubmitForm(forms.Form):
+    outcome = forms.ModelChoiceField(
+        label="What outcome do you recommend?",
+        queryset=OutcomeRule.objects.all(),
+        required=False,
+        empty_label="The recommended outcome",
+        help_text="Leave as recommended unless you have a reason to change it.",
+    )
+    outcome_reason = forms.CharField(
+        label="Why does the outcome differ from the recommendation?",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    comment = forms.CharField(
+        label="Comment on the visit", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class SignOffForm(forms.Form):
+    password = forms.CharField(
+        label="Your password, to sign the report",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class AddendumForm(forms.Form):
+    reason = forms.CharField(label="Why is this addendum needed?", max_length=200)
+    text = forms.CharField(
+        label="What does the addendum say?", widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class WorklistFilterForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="All")
+    referable_first = forms.BooleanField(label="AI-referable first", required=False)
+    ungradable = forms.BooleanField(label="Ungradable eye only", required=False)
+    date_from = forms.DateField(
+        label="Visit from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="Visit to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: object, sites: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if sites is not None:
+            self.fields["site"].queryset = sites

@@ -1,0 +1,77 @@
+"""End to end in a real browser: a doctor opens the worklist, reviews a graded visit (agreeing with
+the AI in one click per eye, zooming a photograph), signs with their password and downloads the
+PDF report."""
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from screening.models import SignOff, Visit
+from tests.factories import PatientFactory, SiteFactory, UserFactory
+from tests.review.conftest import make_graded_visit
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_doctor_reviews_signs_and_downloads_the_pdf(page):
+    site = SiteFactory(code="north", name="North Clinic")
+    nurse = UserFactory(username="nora", roles=["nurse"], sites=[site])
+    UserFactory(
+        username="drwho",
+        first_name="Ada",
+        last_name="Okafor",
+        roles=["doctor"],
+        sites=[site],
+        password="browser-pass-123",
+    )
+    patient = PatientFactory(site=site, created_by=nurse, given_name="Edith", family_name="Clarke")
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1, heatmaps=True)
+
+    page.goto("/")
+    page.fill("#id_username", "drwho")
+    page.fill("#id_password", "browser-pass-123")
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="Worklist").click()
+    page.locator(f"tr[data-visit='{visit.pk}']").get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Start primary grading").click()
+    page.get_by_text("Primary grading started.").wait_for()
+
+    # Zoom to full resolution and back (static JavaScript; no inline scripts).
+    frame = page.locator("[data-zoom-frame]").first
+    page.get_by_role("button", name="Zoom").first.click()
+    assert "zoomed" in frame.get_attribute("class")
+    page.get_by_role("button", name="Fit").first.click()
+    assert "zoomed" not in frame.get_attribute("class")
+
+    # The heatmap toggle swaps the photograph for the AI's heatmap, served by the authorising view.
+    photo = page.locator("img.review-photo").first
+    page.get_by_role("button", name="Show heatmap").first.click()
+    assert "/heatmap/" in photo.get_attribute("src")
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=photo.element_handle())
+    page.get_by_role("button", name="Show photograph").first.click()
+    assert "/file/" in photo.get_attribute("src")
+
+    page.get_by_role("button", name="Agree with AI: 2").click()
+    page.get_by_text("Right eye recorded.").wait_for()
+    page.get_by_role("button", name="Agree with AI: 1").click()
+    page.get_by_text("Left eye recorded.").wait_for()
+    page.get_by_role("button", name="Submit reading").click()
+    page.get_by_text("Reading submitted. Sign the report to finish.").wait_for()
+
+    page.fill("#id_password", "browser-pass-123")
+    page.get_by_role("button", name="Sign report").click()
+    page.get_by_text("Report signed.").wait_for()
+    assert Visit.objects.get(pk=visit.pk).status == Visit.Status.SIGNED
+    assert SignOff.objects.get(visit=visit).signed_by.username == "drwho"
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download PDF").click()
+    pdf = PdfReader(io.BytesIO(download.value.path().read_bytes()))
+    text = "\n".join(p.extract_text() for p in pdf.pages)
+    assert "Edith Clarke" in text and "Ada Okafor" in text
+    assert "2 · Moderate NPDR" in text and "1 · Mild NPDR" in text

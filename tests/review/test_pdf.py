@@ -1,0 +1,114 @@
+"""The signed report and patient letter as PDF: parsed back with pypdf to check what they say."""
+
+import io
+
+import pytest
+from django.urls import reverse
+from pypdf import PdfReader
+
+from screening.services.review import addendum_add, review_sign_off
+from tests.conftest import login
+from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(response) -> str:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    reader = PdfReader(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    )
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def sign(doctor, visit, **readings):
+    read_visit(doctor, visit, **readings)
+    review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
+    return visit
+
+
+def test_report_pdf_with_both_eyes(nurse, patient, doctor):
+    visit = sign(
+        doctor,
+        make_graded_visit(nurse=nurse, patient=patient, right=2, left=1),
+        right="2",
+        left="1",
+    )
+    text = pdf_text(login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
+    assert patient.full_name in text and patient.mrn in text
+    assert "Right eye (OD)" in text and "Left eye (OS)" in text
+    assert "2 · Moderate NPDR" in text and "1 · Mild NPDR" in text
+    assert "Refer to ophthalmology, routine" in text
+    assert "decision support" in text and "test-model-1.0" in text
+    assert doctor.get_full_name() in text and "Topcon TRC-NW400" in text
+    assert "80%" in text  # the AI's probabilities
+
+
+def test_report_pdf_with_one_ungradable_eye(nurse, patient, doctor):
+    visit = sign(
+        doctor,
+        make_graded_visit(nurse=nurse, patient=patient, right=0, left=None),
+        right="0",
+        left="U",
+    )
+    text = pdf_text(login(nurse).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
+    assert "U · Ungradable" in text and "Media opacity" in text
+    assert "Re-image" in text
+    assert "ungradable (Out of focus)" in text
+
+
+def test_report_pdf_with_an_addendum(nurse, patient, doctor):
+    visit = sign(
+        doctor,
+        make_graded_visit(nurse=nurse, patient=patient, right=0, left=0),
+        right="0",
+        left="0",
+    )
+    addendum_add(actor=doctor, visit=visit, reason="Late history", text="Cataract surgery 2024.")
+    text = pdf_text(login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
+    assert "AMENDED" in text and "Addenda" in text
+    assert "Late history" in text and "Cataract surgery 2024." in text
+
+
+def test_letter_pdf(nurse, patient, doctor):
+    visit = sign(
+        doctor,
+        make_graded_visit(nurse=nurse, patient=patient, right=0, left=0),
+        right="0",
+        left="0",
+    )
+    text = pdf_text(login(doctor).get(reverse("screening:letter_pdf", kwargs={"pk": visit.pk})))
+    assert f"Dear {patient.full_name}" in text
+    assert "no signs of diabetic eye disease" in text and "12 months" in text
+
+
+def test_report_pdf_draws_thumbnails_and_heatmaps(nurse, patient, doctor):
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=1, left=0, heatmaps=True)
+    sign(doctor, visit, right="1", left="0")
+    response = login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk}))
+    reader = PdfReader(io.BytesIO(response.content))
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 4  # a photograph and a heatmap per eye
+    html = login(doctor).get(reverse("screening:report", kwargs={"pk": visit.pk})).content
+    assert html.count(b"/heatmap/") == 2
+
+
+def test_a_later_model_does_not_change_a_signed_report(nurse, patient, doctor):
+    from screening.models import FundusImage, GradingJob
+    from screening.services.grading import regrade_images, visit_rollup
+
+    visit = sign(
+        doctor,
+        make_graded_visit(nurse=nurse, patient=patient, right=2, left=1),
+        right="2",
+        left="1",
+    )
+    regrade_images(FundusImage.objects.filter(visit=visit))  # the current (shipped) model
+    GradingJob.objects.filter(image__visit=visit).exclude(model_version="test-model-1.0").update(
+        status=GradingJob.Status.SUCCEEDED, gradable=True, predicted_grade=4
+    )
+    assert GradingJob.objects.filter(image__visit=visit).count() == 4
+    assert visit_rollup(visit=visit) is False  # the PostgreSQL trigger is never reached
+    text = pdf_text(login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
+    assert "test-model-1.0" in text and "AI grade 4" not in text
