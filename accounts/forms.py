@@ -1,6 +1,9 @@
-from django import forms
+import datetime
 
-from accounts.models import Site, User
+from django import forms
+from django.utils import timezone
+
+from accounts.models import ApiToken, Site, User
 from accounts.roles import ROLE_LABELS, Role
 from accounts.selectors import assignable_sites
 from accounts.services import SITE_FIELDS, USER_PROFILE_FIELDS
@@ -123,3 +126,53 @@ class SiteForm(forms.ModelForm):
 
     def service_fields(self) -> dict[str, str]:
         return {name: self.cleaned_data[name] for name in SITE_FIELDS}
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token for an API client user: what it is for, where and what it may do, expiry."""
+
+    name = forms.CharField(
+        max_length=100, help_text="What will use it, e.g. 'Camera PC, room 2' or 'Hospital EHR'."
+    )
+    actions = forms.MultipleChoiceField(
+        choices=ApiToken.Action.choices,
+        initial=[ApiToken.Action.READ, ApiToken.Action.WRITE, ApiToken.Action.UPLOAD],
+        widget=forms.CheckboxSelectMultiple,
+        label="May",
+    )
+    sites = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Only at these sites",
+        help_text="Leave all unticked for every site of the user.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        label="Valid until (end of day)",
+        help_text="Leave empty for a token that does not expire; revoke it when no longer needed.",
+    )
+
+    def __init__(self, *args: object, subject: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sites"].queryset = subject.sites.order_by("name")
+
+    def clean_expires_on(self) -> datetime.date | None:
+        day = self.cleaned_data["expires_on"]
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError("The date is in the past.")
+        return day
+
+    def service_fields(self) -> dict[str, object]:
+        data = self.cleaned_data
+        expires_at = None
+        if data["expires_on"]:
+            next_day = data["expires_on"] + datetime.timedelta(days=1)
+            expires_at = timezone.make_aware(datetime.datetime.combine(next_day, datetime.time()))
+        return {
+            "name": data["name"],
+            "actions": data["actions"],
+            "sites": list(data["sites"]),
+            "expires_at": expires_at,
+        }

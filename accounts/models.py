@@ -4,6 +4,8 @@ Roles are Django groups created by a data migration (see `accounts.roles`); a us
 which patients, visits and images they can see.
 """
 
+import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -44,3 +46,53 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+
+class ApiToken(models.Model):
+    """A credential an integrating system (an API client user) sends as `Authorization: Token ...`.
+
+    Only a SHA-256 hash of the secret is stored; the plaintext is shown once, when an administrator
+    creates the token. The public `prefix` finds the row; the hash is compared in constant time. A
+    token may be limited to some of its user's sites and to some actions, may expire, and is
+    revoked rather than deleted (the audit trail refers to it).
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", "Read patients, visits, results and reports"
+        WRITE = "write", "Register patients and visits"
+        UPLOAD = "upload", "Upload photographs"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'Camera PC, room 2'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField("SHA-256 of the secret", max_length=64, editable=False)
+    sites = models.ManyToManyField(
+        Site,
+        blank=True,
+        related_name="+",
+        help_text="Limit the token to some of the user's sites; none chosen means all of them.",
+    )
+    actions = models.JSONField(
+        default=list, help_text="What the token may do: any of read, write and upload."
+    )
+    expires_at = models.DateTimeField("expires", null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField("last used", null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user.username}"
+
+    def is_expired(self, now: datetime.datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

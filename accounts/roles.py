@@ -111,12 +111,25 @@ def sees_all_sites(user: User | AnonymousUser) -> bool:
 
 
 def sites_for(user: User | AnonymousUser) -> QuerySet[Site]:
-    """Sites whose records the user may see: all for admins, their own for everyone else."""
+    """Sites whose records the user may see: all for admins, their own for everyone else; for a
+    request made with an API token limited to some sites, only those of them."""
     if not user.is_authenticated:
         return Site.objects.none()
-    if sees_all_sites(user):
-        return Site.objects.all()
-    return user.sites.all()
+    sites = Site.objects.all() if sees_all_sites(user) else user.sites.all()
+    token_sites = getattr(user, "_dr_token_site_ids", None)
+    if token_sites:
+        sites = sites.filter(pk__in=token_sites)
+    return sites
+
+
+def limit_to_token_sites(user: User, site_ids: list[int]) -> None:
+    """Scope this request's user to the sites its API token is limited to (empty: no limit)."""
+    user._dr_token_site_ids = list(site_ids)
+
+
+def role_allows(user: User | AnonymousUser, permission: str) -> bool:
+    """Whether one of the user's roles carries the model permission ("app_label.codename")."""
+    return any(permission in ROLE_PERMISSIONS[role] for role in roles_of(user))
 
 
 def can_write_clinical_records(user: User | AnonymousUser) -> bool:

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from accounts.models import Site, User
+from accounts.models import ApiToken, Site, User
 from accounts.roles import Role
 
 
@@ -49,3 +49,11 @@ def assignable_sites(user: User | None = None) -> QuerySet[Site]:
     if user is not None and user.pk:
         condition |= Q(users=user)
     return Site.objects.filter(condition).distinct().order_by("name")
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    return user.api_tokens.select_related("created_by", "revoked_by").prefetch_related("sites")
+
+
+def get_api_token_for_admin(pk: int) -> ApiToken:
+    return get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)

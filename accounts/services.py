@@ -4,6 +4,7 @@ Users are never deleted (clinical records stay attributed to their authors): the
 which also ends their sessions, because Django refuses sessions of inactive users.
 """
 
+import datetime
 from collections.abc import Iterable
 
 from axes.utils import reset as axes_reset
@@ -15,11 +16,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Site, User
-from accounts.roles import ROLE_LABELS, Role, roles_of
+from accounts.api_tokens import new_secret
+from accounts.models import ApiToken, Site, User
+from accounts.roles import ROLE_LABELS, Role, has_role, roles_of
 from accounts.tokens import set_password_token
 from audit.services import audit_record
 
@@ -191,6 +194,83 @@ def site_set_active(
             request=request,
         )
     return site
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    actor: User,
+    user: User,
+    name: str,
+    actions: Iterable[str],
+    sites: Iterable[Site] = (),
+    expires_at: datetime.datetime | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[ApiToken, str]:
+    """Issue an API token to an API client user; return it and its plaintext, which is shown once
+    and never stored (only its SHA-256). `sites` limits it to some of the user's sites (none: all
+    of them), `actions` to reading, registering patients and visits, and uploading."""
+    actions, sites = sorted(set(actions)), list(sites)
+    errors: dict[str, str] = {}
+    if not has_role(user, Role.API_CLIENT):
+        errors["user"] = f"{user.username} is not an API client; give them that role first."
+    if not actions or set(actions) - set(ApiToken.Action.values):
+        errors["actions"] = "Choose what the token may do: read, write or upload."
+    outside = {site.pk for site in sites} - set(user.sites.values_list("pk", flat=True))
+    if outside:
+        errors["sites"] = f"{user.username} does not work at every site chosen."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry is in the past."
+    if errors:
+        raise ValidationError(errors)
+    secret = new_secret()
+    token = ApiToken(
+        user=user,
+        name=name,
+        prefix=secret.prefix,
+        secret_hash=secret.secret_hash,
+        actions=actions,
+        expires_at=expires_at,
+        created_by=actor,
+    )
+    token.full_clean()
+    token.save()
+    token.sites.set(sites)
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        obj=token,
+        changes={  # never the secret
+            "user": user.username,
+            "prefix": token.prefix,
+            "name": name,
+            "actions": actions,
+            "sites": sorted(site.name for site in sites) or "all of the user's sites",
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+        request=request,
+    )
+    return token, secret.plaintext
+
+
+@transaction.atomic
+def api_token_revoke(
+    *, actor: User, token: ApiToken, request: HttpRequest | None = None
+) -> ApiToken:
+    """Stop a token from working at once; the row stays for the audit trail."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.is_revoked:
+        raise ValidationError("This token is already revoked.", "revoked")
+    token.revoked_at, token.revoked_by = timezone.now(), actor
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        actor=actor,
+        action="api_token.revoke",
+        obj=token,
+        changes={"user": token.user.username, "prefix": token.prefix},
+        request=request,
+    )
+    return token
 
 
 def _set_active(*, actor: User, user: User, active: bool, request: HttpRequest | None) -> User:

@@ -15,6 +15,8 @@ urlpatterns = [
         views.user_reset_password_view,
         name="user_reset_password",
     ),
+    path("users/<int:pk>/tokens/", views.api_tokens_view, name="api_tokens"),
+    path("tokens/<int:pk>/revoke/", views.api_token_revoke_view, name="api_token_revoke"),
     path("sites/", views.site_list_view, name="site_list"),
     path("sites/new/", views.site_create_view, name="site_create"),
     path("sites/<int:pk>/edit/", views.site_edit_view, name="site_edit"),

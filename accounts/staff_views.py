@@ -7,13 +7,21 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.decorators import role_required
-from accounts.forms import SiteForm, UserCreateForm, UserEditForm, UserSearchForm
-from accounts.roles import Role
-from accounts.selectors import get_site_for_admin, get_user_for_admin, site_list, user_search
+from accounts.forms import ApiTokenForm, SiteForm, UserCreateForm, UserEditForm, UserSearchForm
+from accounts.roles import Role, has_role
+from accounts.selectors import (
+    api_tokens_of,
+    get_api_token_for_admin,
+    get_site_for_admin,
+    get_user_for_admin,
+    site_list,
+    user_search,
+)
 
 PAGE_SIZE = 50
 admin_only = role_required(Role.ADMIN)
@@ -166,3 +174,44 @@ def site_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, f"Reactivated {site.name}.")
     return redirect("staff:site_list")
+
+
+@admin_only
+def api_tokens_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """An API client's tokens, and the form that issues a new one. The new token's plaintext is
+    shown on this one response only (never stored, never put in a URL or the session)."""
+    subject = get_user_for_admin(pk)
+    form = ApiTokenForm(request.POST or None, subject=subject)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.api_token_create(
+                actor=request.user, user=subject, request=request, **form.service_fields()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            form = ApiTokenForm(subject=subject)
+    context = {
+        "subject": subject,
+        "form": form,
+        "tokens": api_tokens_of(subject),
+        "created": created,
+        "is_api_client": has_role(subject, Role.API_CLIENT),
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/api_tokens.html", context)
+
+
+@require_POST
+@admin_only
+def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_api_token_for_admin(pk)
+    try:
+        services.api_token_revoke(actor=request.user, token=token, request=request)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"Revoked the token “{token.name}” ({token.prefix}…).")
+    return redirect("staff:api_tokens", pk=token.user_id)

@@ -20,5 +20,8 @@ urlpatterns = [
     path("staff/", include("accounts.staff_urls")),
     path("patients/", include("patients.urls")),
     path("", include("screening.urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
+handler404 = "api.exceptions.page_not_found"
+handler500 = "api.exceptions.server_error"

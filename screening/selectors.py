@@ -134,7 +134,7 @@ def _percentile(sorted_values: list[float], pct: int) -> float | None:
     return sorted_values[index]
 
 
-# --- doctors' review (issue 5) ------------------------------------------------------------------
+# --- doctors' review (issue 5) --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,3 +288,52 @@ def signed_ai_rows(visit: Visit) -> list[tuple[str, list[ImageRow]]]:
     jobs = {job.image_id: job for job in GradingJob.objects.filter(pk__in=job_ids)}
     rows = [ImageRow(image, jobs.get(image.pk)) for image in images_for_visit(visit)]
     return [(label, [r for r in rows if r.image.eye == value]) for value, label in Eye.choices]
+
+
+# --- REST API (issue 6) ---------------------------------------------------------------------------
+
+
+def _newest_jobs_first() -> Prefetch:
+    return Prefetch(
+        "grading_jobs",
+        queryset=GradingJob.objects.order_by("-queued_at", "-pk"),
+        to_attr="jobs_newest_first",
+    )
+
+
+def visit_list(user: User) -> QuerySet[Visit]:
+    """Visits the user may see, with their image count and AI outcome (no per-row queries)."""
+    return (
+        visits_for_user(user)
+        .select_related("ai_outcome")
+        .annotate(image_count=Count("images", distinct=True))
+        .order_by("-visit_date", "-pk")
+    )
+
+
+def images_with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]:
+    """Images with their grading jobs prefetched newest first (`image.jobs_newest_first`)."""
+    return images.prefetch_related(_newest_jobs_first()).order_by("eye", "field", "uploaded_at")
+
+
+def get_visit_with_images_for_user(user: User, pk: int) -> Visit:
+    """The visit with its images and their gradings prefetched; 404 outside the user's sites."""
+    images = Prefetch(
+        "images", queryset=images_with_gradings(FundusImage.objects.all()), to_attr="image_list"
+    )
+    return get_object_or_404(visit_list(user).prefetch_related(images), pk=pk)
+
+
+def images_for_user(user: User) -> QuerySet[FundusImage]:
+    return images_with_gradings(
+        FundusImage.objects.filter(visit__site__in=sites_for(user)).select_related("visit")
+    )
+
+
+def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
+    return get_object_or_404(images_for_user(user), pk=pk)
+
+
+def gradings_of_image(image: FundusImage) -> QuerySet[GradingJob]:
+    """Every model version's grading of the image, newest first."""
+    return image.grading_jobs.order_by("-queued_at", "-pk")

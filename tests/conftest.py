@@ -1,13 +1,19 @@
 """Role fixtures: a nurse, doctor, admin and API client at the home site, and an outsider nurse who
 works only at another site (and must get 404 for the home site's records)."""
 
+import datetime
 import shutil
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
+from accounts.services import api_token_create, api_token_revoke
 from tests.factories import PatientFactory, SiteFactory, UserFactory, VisitFactory
 
 
@@ -91,3 +97,73 @@ def stored_files() -> list[Path]:
 
 def fundus_root() -> Path:
     return Path(settings.STORAGES["fundus"]["OPTIONS"]["location"])
+
+
+# --- REST API callers: an API client token (all actions, the home site), tokens that are expired
+# or revoked, an API client of another site, and DRF test clients.
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def issue_token(user, *, actor, actions=("read", "write", "upload"), **kwargs) -> str:
+    _token, plaintext = api_token_create(
+        actor=actor, user=user, name="test", actions=actions, **kwargs
+    )
+    return plaintext
+
+
+def token_client(plaintext: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+    return client
+
+
+def session_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_token(api_client_user, admin_user) -> str:
+    return issue_token(api_client_user, actor=admin_user)
+
+
+@pytest.fixture
+def api(api_token) -> APIClient:
+    """The API client user (the home site) with a token allowing every action."""
+    return token_client(api_token)
+
+
+@pytest.fixture
+def other_api_client_user(other_site):
+    return UserFactory(username="camera_away", roles=["api_client"], sites=[other_site])
+
+
+@pytest.fixture
+def outsider_api(other_api_client_user, admin_user) -> APIClient:
+    """An API client of another site, with a full token."""
+    return token_client(issue_token(other_api_client_user, actor=admin_user))
+
+
+@pytest.fixture
+def expired_api(api_client_user, admin_user) -> APIClient:
+    plaintext = issue_token(
+        api_client_user, actor=admin_user, expires_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+    ApiToken.objects.filter(prefix=plaintext.split("_")[1]).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    return token_client(plaintext)
+
+
+@pytest.fixture
+def revoked_api(api_client_user, admin_user) -> APIClient:
+    plaintext = issue_token(api_client_user, actor=admin_user)
+    api_token_revoke(actor=admin_user, token=ApiToken.objects.get(prefix=plaintext.split("_")[1]))
+    return token_client(plaintext)

@@ -65,6 +65,9 @@ MATRIX |= {
     "staff:site_deactivate": ("post", ADMIN_POST),
     "staff:site_reactivate": ("post", ADMIN_POST),
     "audit:list": ("get", ADMIN_ONLY),
+    # API tokens of a user (issue 7): issued and revoked by admins only.
+    "staff:api_tokens": ("get", ADMIN_ONLY),
+    "staff:api_token_revoke": ("post", ADMIN_POST),
 }
 # Doctors' review, sign-off and reports (issue 5). Review URLs use a graded visit awaiting review,
 # report URLs a signed one (see url_kwargs). The outsider is a nurse, so the role check (403) comes
@@ -86,8 +89,9 @@ MATRIX |= {
     "screening:letter": ("get", REPORT),
     "screening:letter_pdf": ("get", REPORT),
 }
-# Framework pages with their own, tested-upstream access rules.
-NOT_IN_MATRIX_NAMESPACES = {"admin"}
+# Framework pages with their own, tested-upstream access rules; the REST API has its own matrix
+# (tests/security/test_api_matrix.py), with 401s instead of sign-in redirects.
+NOT_IN_MATRIX_NAMESPACES = {"admin", "api"}
 NOT_IN_MATRIX = {"login", "logout"}
 
 
@@ -147,6 +151,8 @@ def url_kwargs(patient, visit, nurse, request):
         **{
             f"staff:site_{a}": {"pk": patient.site_id} for a in ("edit", "deactivate", "reactivate")
         },
+        "staff:api_tokens": {"pk": nurse.pk},
+        **(_token_url_kwargs(request) if _wants(request, {"staff:api_token_revoke"}) else {}),
         # Built only for the review rows (graded and signed visits cost a few queries each).
         **(_review_url_kwargs(request) if _wants_review_visits(request) else {}),
     }
@@ -156,6 +162,23 @@ REVIEW_URL_NAMES = {"screening:review", "screening:review_start", "screening:rev
 REVIEW_URL_NAMES |= {"screening:sign_off", "screening:review_withdraw"}
 SIGNED_URL_NAMES = {f"screening:{n}" for n in ("addendum_add", "report", "report_pdf")}
 SIGNED_URL_NAMES |= {"screening:letter", "screening:letter_pdf"}
+
+
+def _wants(request, names: set[str]) -> bool:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec is not None and callspec.params.get("name") in names
+
+
+def _token_url_kwargs(request) -> dict[str, dict[str, int]]:
+    from accounts.services import api_token_create
+
+    token, _ = api_token_create(
+        actor=request.getfixturevalue("admin_user"),
+        user=request.getfixturevalue("api_client_user"),
+        name="camera",
+        actions=["read"],
+    )
+    return {"staff:api_token_revoke": {"pk": token.pk}}
 
 
 def _wants_review_visits(request) -> bool:

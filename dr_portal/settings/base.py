@@ -28,8 +28,13 @@ INSTALLED_APPS = [
     "patients",
     "screening",
     "audit",
+    "api",
     "axes",
     "csp",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -219,6 +224,53 @@ REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE = env.bool(
 REVIEW_URGENT_REFERABLE_PROBABILITY = env.float("REVIEW_URGENT_REFERABLE_PROBABILITY", default=0.9)
 # After this long, another doctor of the site may withdraw a colleague's draft reading and redo it.
 REVIEW_DRAFT_STALE_HOURS = env.int("REVIEW_DRAFT_STALE_HOURS", default=24)
+
+# --- REST API (api/) ----------------------------------------------------------------------------
+# Token authentication for integrating systems, session authentication for the web application's
+# users; requests per token (per user for sessions, per address when anonymous) are throttled.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.RolePolicy"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Requests a token may make per period ("600/minute"; periods: second, minute, hour, day).
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="600/minute")
+# The throttle counts in the cache: share one (Redis) between processes in production.
+CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DR Portal API",
+    "DESCRIPTION": (
+        "Register patients and visits, upload fundus photographs, poll AI grading results and "
+        "fetch signed reports (JSON, PDF, FHIR R4). Authenticate with `Authorization: Token "
+        "<token>` (tokens are issued by administrators). Errors share one body: "
+        '`{"error": {"status", "code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VisitStatusEnum": "screening.models.Visit.Status",
+        "GradingStatusEnum": "screening.models.GradingJob.Status",
+    },
+}
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

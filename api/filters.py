@@ -1,0 +1,32 @@
+"""Filters of the list endpoints (django-filter); search and site scoping come from selectors."""
+
+import django_filters
+
+from patients.models import Patient
+from screening.models import Visit
+
+
+class PatientFilter(django_filters.FilterSet):
+    site = django_filters.NumberFilter(field_name="site_id", help_text="Site id.")
+    mrn = django_filters.CharFilter(help_text="Exact medical record number.")
+    born = django_filters.DateFilter(field_name="date_of_birth", help_text="Date of birth.")
+
+    class Meta:
+        model = Patient
+        fields = ["site", "mrn", "born", "diabetes_type", "sex"]
+
+
+class VisitFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id", help_text="Patient id.")
+    site = django_filters.NumberFilter(field_name="site_id", help_text="Site id.")
+    date_from = django_filters.DateFilter(field_name="visit_date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="visit_date", lookup_expr="lte")
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Only visits changed at or after this time (ISO 8601), for incremental polling.",
+    )
+
+    class Meta:
+        model = Visit
+        fields = ["patient", "site", "status", "date_from", "date_to", "updated_since"]

@@ -1,0 +1,72 @@
+"""OpenAPI details drf-spectacular cannot infer: the token scheme and the error responses every
+operation can give (all in the one error body of `api.exceptions`)."""
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: `fields` names each field's problems.",
+    "401": "No credentials, or an unknown, expired or revoked token.",
+    "403": "The role or the token does not allow this operation.",
+    "404": "No such record at the caller's sites (or no such page).",
+    "409": "Conflicts with the record's state: a duplicate photograph tagged differently, a "
+    "visit already in review or signed, or (reports) a visit not signed yet.",
+    "413": "The photograph or the request is too large.",
+    "415": "Unsupported media type: not multipart/JSON as documented, or a file that is not a "
+    "JPEG, PNG or TIFF photograph.",
+    "429": "Too many requests for this token; retry after `Retry-After` seconds.",
+}
+REPORT_ACTIONS = {"report", "report_pdf", "fhir"}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403", "404", "429"]
+        if self.method in ("POST", "PATCH", "PUT"):
+            codes += ["409", "413", "415"]
+        if getattr(self.view, "action", None) in REPORT_ACTIONS:
+            codes.append("409")
+        for code in codes:
+            if code not in responses:
+                response = self._get_response_for_code(
+                    ErrorSerializer, code, ("application/json",), direction
+                )
+                response["description"] = ERROR_DESCRIPTIONS[code]
+                responses[code] = response
+        return responses
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token drp_<prefix>_<secret>`, issued by an administrator.",
+        }
+
+
+class WebSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.SessionAuthentication"
+    name = "webSession"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

@@ -1,0 +1,348 @@
+"""What the API reads and writes. Validation of content (dates, MRN uniqueness, uploads) stays in
+the models and services; serializers only parse types and shape answers."""
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ApiToken, Site
+from accounts.roles import ROLE_LABELS, roles_of, sites_for
+from patients.models import Patient
+from patients.selectors import patients_for_user
+from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
+from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
+from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
+
+# --- patients -------------------------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    site_code = serializers.CharField(source="site.code", read_only=True)
+    visit_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "site", "site_code", *PATIENT_FIELDS, "visit_count", "created_at"]
+        read_only_fields = fields
+
+
+class PatientWriteSerializer(serializers.ModelSerializer):
+    """Registering (with `site`) or changing (without) a patient; the service validates content."""
+
+    site = serializers.PrimaryKeyRelatedField(
+        queryset=Site.objects.none(),
+        required=False,
+        help_text="The clinic; may be left out when the caller works at exactly one site.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["site", *PATIENT_FIELDS]
+        validators: list[Any] = []  # uniqueness and dates: the service's full_clean()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if self.instance is not None:
+            del self.fields["site"]  # a patient never moves between sites
+        elif request is not None:
+            self.fields["site"].queryset = sites_for(request.user).filter(is_active=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and "site" not in data:
+            sites = list(self.fields["site"].queryset[:2])
+            if len(sites) != 1:
+                raise serializers.ValidationError({"site": "Choose the site of the patient."})
+            data["site"] = sites[0]
+        return data
+
+
+# --- images and grading ---------------------------------------------------------------------------
+
+
+class GradingSerializer(serializers.ModelSerializer):
+    """The AI's grading of one photograph by one model version (decision support)."""
+
+    class Meta:
+        model = GradingJob
+        fields = [
+            "status",
+            "model_version",
+            "queued_at",
+            "finished_at",
+            "gradable",
+            "quality_reason",
+            "quality_detail",
+            "predicted_grade",
+            "probabilities",
+            "referable",
+            "referable_probability",
+            "confidence",
+            "error_reason",
+        ]
+        read_only_fields = fields
+
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        read_only=True,
+        help_text="Model probabilities of ICDR grades 0, 1, 2, 3, 4.",
+    )
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    grading = serializers.SerializerMethodField(
+        help_text="The most recent grading (null before one is queued)."
+    )
+
+    class Meta:
+        model = FundusImage
+        fields = [
+            "id",
+            "visit",
+            "eye",
+            "field",
+            "sha256",
+            "byte_size",
+            "width",
+            "height",
+            "content_type",
+            "original_filename",
+            "uploaded_at",
+            "grading",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(GradingSerializer(allow_null=True))
+    def get_grading(self, image: FundusImage) -> dict[str, Any] | None:
+        jobs = getattr(image, "jobs_newest_first", None)
+        if jobs is None:
+            jobs = list(image.grading_jobs.order_by("-queued_at")[:1])
+        return GradingSerializer(jobs[0]).data if jobs else None
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="JPEG, PNG or TIFF; checked exactly like the web upload.",
+        allow_empty_file=True,  # the service refuses empty files with its own message
+        use_url=False,
+    )
+    eye = serializers.ChoiceField(choices=Eye.choices)
+    field = serializers.ChoiceField(choices=Field.choices, default=Field.MACULA)
+
+
+# --- visits ---------------------------------------------------------------------------------------
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OutcomeRule
+        fields = ["key", "label", "referral", "recall_months", "refer_within_weeks"]
+        read_only_fields = fields
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    image_count = serializers.IntegerField(read_only=True)
+    ai_outcome = OutcomeSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "patient",
+            "site",
+            *VISIT_FIELDS,
+            "status",
+            "ai_grade_right",
+            "ai_grade_left",
+            "ai_overall_grade",
+            "ai_referable",
+            "ai_outcome",
+            "image_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class VisitDetailSerializer(VisitSerializer):
+    images = ImageSerializer(many=True, read_only=True, source="image_list")
+
+    class Meta(VisitSerializer.Meta):
+        fields = [*VisitSerializer.Meta.fields, "images"]
+        read_only_fields = fields
+
+
+class VisitWriteSerializer(serializers.ModelSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.none())
+
+    class Meta:
+        model = Visit
+        fields = ["patient", *VISIT_FIELDS]
+        validators: list[Any] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["patient"].queryset = patients_for_user(request.user)
+
+
+class VisitResultsSerializer(serializers.Serializer):
+    """What a polling client needs: is grading finished, and what did the AI say."""
+
+    visit = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Visit.Status.choices)
+    grading_finished = serializers.BooleanField(
+        help_text="True once every photograph's grading has succeeded or failed."
+    )
+    signed = serializers.BooleanField(help_text="True once a doctor signed the report.")
+    ai_grade_right = serializers.CharField(allow_blank=True)
+    ai_grade_left = serializers.CharField(allow_blank=True)
+    ai_overall_grade = serializers.CharField(allow_blank=True)
+    ai_referable = serializers.BooleanField(allow_null=True)
+    ai_outcome = OutcomeSerializer(allow_null=True)
+    images = ImageSerializer(many=True)
+
+
+# --- signed report --------------------------------------------------------------------------------
+
+
+class ReportEyeSerializer(serializers.Serializer):
+    eye = serializers.ChoiceField(choices=Eye.choices)
+    grade = serializers.CharField(help_text="ICDR 0-4, or U when ungradable.")
+    gradable = serializers.BooleanField()
+    ungradable_reason = serializers.CharField(allow_blank=True)
+    dme = serializers.CharField()
+    ai_grade = serializers.CharField(allow_blank=True, help_text="The AI's eye grade (0-4, U).")
+    comment = serializers.CharField(allow_blank=True)
+
+
+class ReportReadingSerializer(serializers.Serializer):
+    round = serializers.CharField()
+    reader = serializers.CharField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReportAddendumSerializer(serializers.Serializer):
+    author = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    text = serializers.CharField()
+
+
+class ReportSerializer(serializers.Serializer):
+    visit = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["final", "amended"])
+    patient = PatientSerializer()
+    site = serializers.CharField()
+    visit_date = serializers.DateField()
+    camera = serializers.CharField(allow_blank=True)
+    overall_grade = serializers.CharField(allow_blank=True)
+    referable = serializers.BooleanField(allow_null=True)
+    outcome = OutcomeSerializer(allow_null=True)
+    outcome_reason = serializers.CharField(allow_blank=True)
+    comment = serializers.CharField(allow_blank=True)
+    eyes = ReportEyeSerializer(many=True)
+    readings = ReportReadingSerializer(many=True)
+    signed_by = serializers.CharField()
+    signed_by_professional_id = serializers.CharField(allow_blank=True)
+    signed_at = serializers.DateTimeField()
+    ai_model_versions = serializers.ListField(child=serializers.CharField())
+    ai_statement = serializers.CharField()
+    addenda = ReportAddendumSerializer(many=True)
+    pdf_url = serializers.CharField()
+    fhir_url = serializers.CharField()
+
+
+def report_data(context: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report from `screening.reports.report_context` (the same facts as the PDF)."""
+    visit, final, sign_off = context["visit"], context["final"], context["sign_off"]
+    eyes = []
+    for section in context["eyes"]:
+        reading = section.reading
+        if reading is None:
+            continue
+        eyes.append(
+            {
+                "eye": section.eye,
+                "grade": reading.code,
+                "gradable": reading.gradable,
+                "ungradable_reason": reading.ungradable_reason,
+                "dme": reading.dme,
+                "ai_grade": section.ai_grade,
+                "comment": reading.comment,
+            }
+        )
+    return {
+        "visit": visit.pk,
+        "status": "amended" if context["amended"] else "final",
+        "patient": PatientSerializer(visit.patient).data,
+        "site": visit.site.name,
+        "visit_date": visit.visit_date,
+        "camera": visit.camera,
+        "overall_grade": final.overall_grade,
+        "referable": final.referable,
+        "outcome": OutcomeSerializer(final.outcome).data if final.outcome else None,
+        "outcome_reason": final.outcome_reason,
+        "comment": final.comment,
+        "eyes": eyes,
+        "readings": [
+            {"round": r.round, "reader": str(r.reader), "submitted_at": r.submitted_at}
+            for r in context["reviews"]
+        ],
+        "signed_by": str(sign_off.signed_by),
+        "signed_by_professional_id": sign_off.signed_by.professional_id,
+        "signed_at": sign_off.signed_at,
+        "ai_model_versions": context["model_versions"],
+        "ai_statement": context["ai_statement"],
+        "addenda": [
+            {
+                "author": str(a.author),
+                "created_at": a.created_at,
+                "reason": a.reason,
+                "text": a.text,
+            }
+            for a in context["addenda"]
+        ],
+        "pdf_url": reverse("api:visit-report-pdf", kwargs={"pk": visit.pk}),
+        "fhir_url": reverse("api:visit-fhir", kwargs={"pk": visit.pk}),
+    }
+
+
+# --- the caller's own credentials -----------------------------------------------------------------
+
+
+class SiteRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "code", "name"]
+        read_only_fields = fields
+
+
+class TokenInfoSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    sites = SiteRefSerializer(many=True, help_text="The sites this request may see.")
+    token = serializers.DictField(
+        allow_null=True,
+        help_text="name, prefix, actions, expires_at, last_used_at; null for a web session.",
+    )
+
+
+def token_info(user: Any, token: ApiToken | None) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "roles": sorted(ROLE_LABELS[role] for role in roles_of(user)),
+        "sites": SiteRefSerializer(sites_for(user).order_by("name"), many=True).data,
+        "token": None
+        if token is None
+        else {
+            "name": token.name,
+            "prefix": token.prefix,
+            "actions": token.actions,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        },
+    }

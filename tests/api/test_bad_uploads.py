@@ -1,0 +1,150 @@
+"""Every bad file of the foundation's upload corpus, sent through the API, is refused with a 4xx
+and a message a person can act on; nothing is stored."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image, PngImagePlugin
+
+from screening.models import FundusImage
+from tests.conftest import stored_files
+from tests.factories import fundus_like_jpeg
+from tests.security.test_uploads import HTML, SVG_WITH_SCRIPT, ZIP_END, png_bomb, tiff_bomb
+
+
+def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _huge_jpeg_header() -> bytes:
+    data = bytearray(fundus_like_jpeg(256))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (65_000).to_bytes(2, "big") * 2
+    return bytes(data)
+
+
+def _text_bomb_png() -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "A" * (50 * 2**20), zip=True)
+    return _encode(Image.new("RGB", (256, 256)), "PNG", pnginfo=info)
+
+
+def _multi_page_tiff() -> bytes:
+    return _encode(
+        Image.new("RGB", (256, 256), "red"),
+        "TIFF",
+        save_all=True,
+        append_images=[Image.new("L", (8000, 8000))],
+        compression="tiff_deflate",
+    )
+
+
+def _animated_png() -> bytes:
+    frames = [Image.new("RGB", (256, 256), colour) for colour in ("red", "blue")]
+    return _encode(frames[0], "PNG", save_all=True, append_images=frames[1:])
+
+
+# name, file name, bytes (or a function making them), expected status, a word of the message
+BAD_FILES = [
+    ("empty", "empty.jpg", b"", 400, "empty"),
+    ("png bomb", "bomb.png", png_bomb, 400, "pixels"),
+    ("tiff bomb", "bomb.tif", tiff_bomb, 400, "pixels"),
+    ("jpeg claiming huge size", "huge.jpg", _huge_jpeg_header, 400, "pixels"),
+    ("svg with script", "drawing.svg", SVG_WITH_SCRIPT, 415, "not an image"),
+    ("svg named jpg", "drawing.jpg", SVG_WITH_SCRIPT, 415, "not an image"),
+    ("html named jpg", "page.jpg", HTML, 415, "not an image"),
+    ("zip named jpg", "archive.jpg", ZIP_END, 415, "not an image"),
+    ("gif", "picture.gif", lambda: _encode(Image.new("RGB", (256, 256)), "GIF"), 415, "GIF"),
+    ("bmp", "picture.bmp", lambda: _encode(Image.new("RGB", (256, 256)), "BMP"), 415, "BMP"),
+    ("webp", "p.webp", lambda: _encode(Image.new("RGB", (256, 256)), "WEBP"), 415, "WEBP"),
+    ("text bomb png", "text.png", _text_bomb_png, 400, ""),
+    ("truncated jpeg", "cut.jpg", lambda: fundus_like_jpeg(512)[:4000], 400, "truncated"),
+    ("too small", "tiny.jpg", lambda: fundus_like_jpeg(64), 400, "at least 128"),
+    ("multi-page tiff", "pages.tif", _multi_page_tiff, 400, ""),
+    ("animated png", "animated.png", _animated_png, 400, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "status", "word"),
+    [case[1:] for case in BAD_FILES],
+    ids=[case[0] for case in BAD_FILES],
+)
+def test_every_bad_file_is_refused_with_a_clear_message(
+    api, visit, filename, content, status, word
+):
+    data = content() if callable(content) else content
+    upload = SimpleUploadedFile("upload", data)
+    upload._name = filename  # as a client could send it (Django would otherwise strip the path)
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": upload, "eye": "right"},
+        format="multipart",
+    )
+    assert 400 <= response.status_code < 500
+    if status == 415:
+        assert response.status_code == 415
+    else:  # some corrupt files are reported as not decodable rather than by their specific fault
+        assert response.status_code in (400, 415)
+    error = response.json()["error"]
+    assert error["status"] == response.status_code and len(error["message"]) > 20
+    assert word.lower() in error["message"].lower()
+    assert not FundusImage.objects.exists()
+    assert stored_files() == []
+
+
+def test_a_path_in_the_file_name_never_reaches_storage(api, visit):
+    """Django's multipart parser keeps only the last part of the name; storage uses a UUID."""
+    upload = SimpleUploadedFile("upload", fundus_like_jpeg())
+    upload._name = "../../etc/passwd.jpg"
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": upload, "eye": "right"},
+        format="multipart",
+    )
+    assert response.status_code == 201
+    image = FundusImage.objects.get()
+    assert image.original_filename == "passwd.jpg"
+    assert "passwd" not in image.file.name and ".." not in image.file.name
+
+
+def test_a_file_over_the_limit_is_a_413(api, visit, settings):
+    settings.FUNDUS_MAX_UPLOAD_BYTES = 5_000
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": SimpleUploadedFile("big.png", fundus_like_jpeg(1024, fmt="PNG")), "eye": "left"},
+        format="multipart",
+    )
+    assert response.status_code == 413
+    assert "limit" in response.json()["error"]["message"]
+
+
+def test_a_request_far_over_the_limit_is_refused_before_it_is_read(api, visit, settings):
+    settings.FUNDUS_MAX_UPLOAD_BYTES = 1000
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": SimpleUploadedFile("big.jpg", b"\xff" * (1100 * 1024)), "eye": "left"},
+        format="multipart",
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_json_instead_of_multipart_is_a_415(api, visit):
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}), {"eye": "left"}, format="json"
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_no_file_is_a_field_error(api, visit):
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}), {"eye": "left"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert "file" in response.json()["error"]["fields"]
