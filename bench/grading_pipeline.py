@@ -164,14 +164,18 @@ def run_pipeline(photos: list[Path], nurse, visit_for) -> dict:
 
     started = time.perf_counter()
     images = upload_all(photos, nurse, visit_for)
+    uploaded = time.perf_counter() - started
     wait_all(images)
     elapsed = time.perf_counter() - started
-    jobs = GradingJob.objects.filter(image__in=images)
+    jobs = list(GradingJob.objects.filter(image__in=images))
     latencies = sorted((j.finished_at - j.queued_at).total_seconds() for j in jobs)
-    statuses = {s: jobs.filter(status=s).count() for s in GradingJob.TERMINAL}
+    statuses = {s.label: sum(j.status == s for j in jobs) for s in GradingJob.TERMINAL}
+    grading_span = max(j.finished_at for j in jobs) - min(j.started_at for j in jobs)
     return {
         "images": len(images),
         "seconds": elapsed,
+        "upload_seconds": uploaded,
+        "grading_span": grading_span.total_seconds(),
         "per_second": len(images) / elapsed,
         "p50": statistics.median(latencies),
         "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
@@ -201,6 +205,11 @@ def report(args: argparse.Namespace, pipeline: dict, bare: dict) -> None:
     print(
         f"pipeline: {pipeline['per_second']:.2f} images/s; upload-to-result latency "
         f"p50 {pipeline['p50']:.2f} s, p95 {pipeline['p95']:.2f} s"
+    )
+    print(
+        f"  of which: uploads (web side, this process) {pipeline['upload_seconds']:.1f} s; "
+        f"first claim to last result {pipeline['grading_span']:.1f} s "
+        f"of {pipeline['seconds']:.1f} s"
     )
     print(f"bare model (same batch size, with heatmaps): {bare['per_second']:.2f} images/s")
     print(f"pipeline / bare model throughput: {pipeline['per_second'] / bare['per_second']:.0%}")
