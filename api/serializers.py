@@ -20,6 +20,7 @@ from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 
 class PatientSerializer(serializers.ModelSerializer):
     site_code = serializers.CharField(source="site.code", read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Email address; empty when unknown.")
     visit_count = serializers.IntegerField(read_only=True)
 
     class Meta:
