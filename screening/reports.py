@@ -4,6 +4,7 @@ Both are built from one `report_context()` of a signed visit, so the HTML page, 
 letter always say the same thing. Contents follow CLINICAL.md ("What a signed report contains").
 """
 
+import datetime
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,40 @@ class EyeSection:
     rows: list[ImageRow]
 
 
+@dataclass(frozen=True)
+class PatientAsSigned:
+    """The patient as the signed report states them (SignOff.patient_as_signed)."""
+
+    mrn: str
+    given_name: str
+    family_name: str
+    date_of_birth: datetime.date
+    sex: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+def patient_as_signed(visit: Visit) -> tuple[Any, list[str]]:
+    """(the patient as signed, the details the registry has changed since), for the report."""
+    from screening.services.review import patient_details
+
+    frozen = visit.sign_off.patient_as_signed
+    if not frozen:  # signed before the details were frozen: the registry is all there is
+        return visit.patient, []
+    now = patient_details(visit.patient)
+    changed = [LABELS.get(key, key) for key in frozen if frozen[key] != now.get(key)]
+    patient = PatientAsSigned(
+        **{**frozen, "date_of_birth": datetime.date.fromisoformat(frozen["date_of_birth"])}
+    )
+    return patient, changed
+
+
+LABELS = {"mrn": "MRN", "given_name": "given name", "family_name": "family name"}
+LABELS |= {"date_of_birth": "date of birth", "sex": "sex"}
+
+
 def report_context(visit: Visit) -> dict[str, Any]:
     """Everything the report and the letter show, of a signed visit (get_signed_visit_for_user)."""
     sign_off = visit.sign_off
@@ -65,9 +100,11 @@ def report_context(visit: Visit) -> dict[str, Any]:
         for eye, label in (("right", "Right eye (OD)"), ("left", "Left eye (OS)"))
     ]
     models = sorted({row.job.model_version for e in eyes for row in e.rows if row.job})
+    patient, registry_changed = patient_as_signed(visit)
     return {
         "visit": visit,
-        "patient": visit.patient,
+        "patient": patient,
+        "registry_changed": registry_changed,
         "sign_off": sign_off,
         "final": final,
         "reviews": reviews,
@@ -142,6 +179,11 @@ def report_pdf(context: dict[str, Any]) -> bytes:
             [
                 ["Patient", f"{patient.full_name} (MRN {patient.mrn})"],
                 ["Date of birth", f"{patient.date_of_birth:%Y-%m-%d}"],
+                *(
+                    [["Registry", f"As at signing; {', '.join(changed)} changed since."]]
+                    if (changed := context["registry_changed"])
+                    else []
+                ),
                 ["Visit date", f"{visit.visit_date:%Y-%m-%d}"],
                 ["Site", str(visit.site)],
                 ["Camera", visit.camera or "—"],

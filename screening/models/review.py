@@ -261,6 +261,11 @@ class SignOff(models.Model):
         default=list,
         help_text="Primary keys of the grading jobs the report's AI part shows.",
     )
+    patient_as_signed = models.JSONField(
+        "patient details at signing",
+        default=dict,
+        help_text="Name, MRN, date of birth and sex as the report stated them when it was signed.",
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

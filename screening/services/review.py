@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.roles import Role, has_role, sites_for
 from audit.models import AuditEvent
 from audit.services import audit_record
+from patients.models import Patient
 from screening.models import Addendum, Dme, EyeReading, OutcomeRule, Review, SignOff, Visit
 from screening.review_rules import review_summary
 from screening.selectors import review_progress
@@ -256,7 +257,11 @@ def _sign(actor: User, visit: Visit) -> SignOff:
     visit.status = Visit.Status.SIGNED
     visit.save(update_fields=["status", "updated_at"])
     sign_off = SignOff.objects.create(
-        visit=visit, review=progress.final, signed_by=actor, ai_jobs=sorted(jobs)
+        visit=visit,
+        review=progress.final,
+        signed_by=actor,
+        ai_jobs=sorted(jobs),
+        patient_as_signed=patient_details(visit.patient),
     )
     audit_record(
         actor=actor,
@@ -265,6 +270,18 @@ def _sign(actor: User, visit: Visit) -> SignOff:
         changes={"review": [None, progress.final.pk], "outcome": [None, progress.final.outcome_id]},
     )
     return sign_off
+
+
+def patient_details(patient: Patient) -> dict[str, str]:
+    """What a report states about the patient; frozen in the sign-off so that a later correction
+    in the registry shows beside the signed report instead of silently rewriting it."""
+    return {
+        "mrn": patient.mrn,
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "sex": patient.get_sex_display(),
+    }
 
 
 @transaction.atomic

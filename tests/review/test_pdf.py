@@ -112,3 +112,19 @@ def test_a_later_model_does_not_change_a_signed_report(nurse, patient, doctor):
     assert visit_rollup(visit=visit) is False  # the PostgreSQL trigger is never reached
     text = pdf_text(login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
     assert "test-model-1.0" in text and "AI grade 4" not in text
+
+
+def test_a_later_registry_correction_does_not_rewrite_a_signed_report(nurse, patient, doctor):
+    from patients.models import Patient
+
+    visit = sign(doctor, make_graded_visit(nurse=nurse, patient=patient), right="0", left="0")
+    signed_name = patient.full_name
+    Patient.objects.filter(pk=patient.pk).update(family_name="Corrected")
+    client = login(doctor)
+    text = pdf_text(client.get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
+    assert signed_name in text and "Corrected" not in text
+    assert "family name changed since" in text
+    page = client.get(reverse("screening:report", kwargs={"pk": visit.pk})).content.decode()
+    assert signed_name in page and "family name changed since" in page
+    letter = pdf_text(client.get(reverse("screening:letter_pdf", kwargs={"pk": visit.pk})))
+    assert signed_name in letter
