@@ -48,6 +48,15 @@ GENDER = {
     Patient.Sex.OTHER: "other",
     Patient.Sex.UNKNOWN: "unknown",
 }
+SEX_BY_LABEL = {label: value for value, label in Patient.Sex.choices}
+
+
+def sex_code(value: str) -> str:
+    """The registry's code for a sex given as a code or as its label (signed reports freeze the
+    label)."""
+    return value if value in Patient.Sex.values else SEX_BY_LABEL.get(value, Patient.Sex.UNKNOWN)
+
+
 ID_NAMESPACE = uuid.UUID("6f0b5c1e-2a4d-5e8f-9b1a-3c7d2e4f6a8b")
 
 
@@ -56,7 +65,7 @@ def visit_bundle(context: dict[str, Any]) -> dict[str, Any]:
     visit = context["visit"]
     ids = _Ids(visit.pk)
     status = "amended" if context["amended"] else "final"
-    patient = _patient(context["patient"], ids)
+    patient = _patient(context["patient"], visit.site.code, ids)
     signer = _practitioner(context["sign_off"].signed_by, ids.of("practitioner"))
     study = _imaging_study(context, ids)
     observations = [
@@ -86,7 +95,8 @@ class _Ids:
         return {"reference": f"urn:uuid:{self.of(what)}"}
 
 
-def _patient(patient: Patient, ids: _Ids) -> dict[str, Any]:
+def _patient(patient: Any, site_code: str, ids: _Ids) -> dict[str, Any]:
+    """The patient as the report was signed (`report_context`'s patient)."""
     return {
         "resourceType": "Patient",
         "id": ids.of("patient"),
@@ -94,12 +104,12 @@ def _patient(patient: Patient, ids: _Ids) -> dict[str, Any]:
             {
                 "use": "usual",
                 "type": {"coding": [{"system": V2_IDENTIFIER_TYPE, "code": "MR"}]},
-                "system": f"urn:dr-portal:site:{patient.site.code}:mrn",
+                "system": f"urn:dr-portal:site:{site_code}:mrn",
                 "value": patient.mrn,
             }
         ],
         "name": [{"family": patient.family_name, "given": [patient.given_name]}],
-        "gender": GENDER.get(patient.sex, "unknown"),
+        "gender": GENDER.get(sex_code(patient.sex), "unknown"),
         "birthDate": patient.date_of_birth.isoformat(),
     }
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiToken, Site
 from accounts.roles import ROLE_LABELS, roles_of, sites_for
+from api.fhir import sex_code
 from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
@@ -233,10 +234,25 @@ class ReportAddendumSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class ReportPatientSerializer(serializers.Serializer):
+    """The patient as the report was signed (a later registry correction does not change it)."""
+
+    id = serializers.IntegerField()
+    mrn = serializers.CharField()
+    given_name = serializers.CharField()
+    family_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices)
+
+
 class ReportSerializer(serializers.Serializer):
     visit = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["final", "amended"])
-    patient = PatientSerializer()
+    patient = ReportPatientSerializer()
+    registry_changed = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Patient details the registry has corrected since signing.",
+    )
     site = serializers.CharField()
     visit_date = serializers.DateField()
     camera = serializers.CharField(allow_blank=True)
@@ -279,7 +295,15 @@ def report_data(context: dict[str, Any]) -> dict[str, Any]:
     return {
         "visit": visit.pk,
         "status": "amended" if context["amended"] else "final",
-        "patient": PatientSerializer(visit.patient).data,
+        "patient": {
+            "id": visit.patient_id,
+            **{
+                name: getattr(context["patient"], name)
+                for name in ("mrn", "given_name", "family_name", "date_of_birth")
+            },
+            "sex": sex_code(context["patient"].sex),
+        },
+        "registry_changed": context.get("registry_changed", []),
         "site": visit.site.name,
         "visit_date": visit.visit_date,
         "camera": visit.camera,

@@ -156,3 +156,17 @@ def test_an_addendum_makes_the_fhir_report_amended(api, signed_visit, doctor):
 
 def test_fhir_of_another_sites_visit_is_a_404(outsider_api, signed_visit):
     assert fhir(outsider_api, signed_visit).status_code == 404
+
+
+def test_report_and_fhir_state_the_patient_as_signed(api, signed_visit, nurse):
+    from patients.services import patient_update
+
+    patient_update(actor=nurse, patient=signed_visit.patient, family_name="Renamed")
+    report = api.get(reverse("api:visit-report", kwargs={"pk": signed_visit.pk})).json()
+    assert report["patient"]["family_name"] != "Renamed"
+    assert report["registry_changed"] == ["family name"]
+    bundle = fhir(api, signed_visit).json()
+    patient = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    assert patient["name"][0]["family"] == report["patient"]["family_name"]
