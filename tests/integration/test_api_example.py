@@ -1,0 +1,41 @@
+"""The README's worked example, end to end: scripts/api_example.py against a live server with a
+real Celery worker grading the shipped sample photographs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from screening.models import Visit
+from tests.conftest import issue_token
+from tests.workers import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+SAMPLES = sorted((settings.BASE_DIR / "ml" / "samples").glob("natural_*.jpg"))
+
+
+def test_worked_example_registers_uploads_waits_and_reads_the_results(
+    live_server, start_worker, api_client_user, admin_user
+):
+    start_worker()
+    token = issue_token(api_client_user, actor=admin_user)
+    command = [sys.executable, "scripts/api_example.py", "--url", live_server.url]
+    run = subprocess.run(
+        [*command, "--token", token, str(SAMPLES[0]), str(SAMPLES[1])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    results = summary["results"]
+    assert results["grading_finished"] is True
+    assert [i["eye"] for i in results["images"]] == ["left", "right"]  # ordered by eye
+    assert all(i["grading"]["status"] == "succeeded" for i in results["images"])
+    visit = Visit.objects.get(pk=summary["visit"])
+    assert visit.status == Visit.Status.AWAITING_REVIEW
+    assert visit.ai_overall_grade
