@@ -272,6 +272,7 @@ class VisitImageViewSet(ApiViewSet):
     @extend_schema(summary="The photographs of a visit", responses=s.ImageSerializer(many=True))
     def list(self, request: Request, pk: int) -> Response:
         visit = get_visit_for_user(request.user, pk)
+        api_audit(request, "visit.images_view", visit)
         images = images_with_gradings(visit.images.all())
         return Response(s.ImageSerializer(images, many=True).data)
 

@@ -109,3 +109,10 @@ def test_visit_detail_lists_images_with_their_grading(api, nurse, patient):
     assert {i["eye"] for i in body["images"]} == {"right", "left"}
     assert all(i["grading"]["status"] == "succeeded" for i in body["images"])
     assert AuditEvent.objects.filter(action="visit.view", object_id=str(graded.pk)).exists()
+
+
+def test_listing_a_visits_photographs_is_audited(api, visit):
+    upload(api, visit, fundus_like_jpeg(seed=8))
+    images = api.get(reverse("api:visit-images", kwargs={"pk": visit.pk})).json()
+    assert len(images) == 1 and images[0]["grading"]["status"] == "queued"
+    assert AuditEvent.objects.filter(action="visit.images_view", object_id=str(visit.pk)).exists()
