@@ -7,11 +7,13 @@ photograph 400 (413 when too large, 415 when not a JPEG, PNG or TIFF), a duplica
 locked visit 409. Unknown API URLs (handler404) answer in the same shape.
 """
 
+import logging
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,6 +22,7 @@ from rest_framework.views import exception_handler
 from screening.models import SignedRecordLocked
 from screening.services.images import DuplicateImageConflict
 
+logger = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 NOT_FOUND_MESSAGE = "Not found: there is no such record at your sites."
 
@@ -78,6 +81,9 @@ def _translate(exc: Exception) -> Exception:
         return Conflict(str(exc), "duplicate_image")
     if isinstance(exc, SignedRecordLocked):
         return Conflict(str(exc), "locked")
+    if isinstance(exc, IntegrityError):  # a concurrent write won a uniqueness race (same MRN)
+        logger.warning("API write lost a race: %s", type(exc).__name__)
+        return Conflict("The record was changed by another request at the same time; retry.")
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge("The request body is larger than the server accepts.")
     if isinstance(exc, Http404):

@@ -156,3 +156,16 @@ def test_a_token_limited_to_one_site_sees_only_that_site(
     body = {"site": other_site.pk, "mrn": "N", "given_name": "A", "family_name": "B"}
     response = limited.post(PATIENTS, {**body, "date_of_birth": "1960-01-01"}, format="json")
     assert response.status_code == 400 and "site" in response.json()["error"]["fields"]
+
+
+def test_a_lost_uniqueness_race_is_a_409_not_a_500(api, site, monkeypatch):
+    from django.db import IntegrityError
+
+    def racing(**kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "x"')
+
+    monkeypatch.setattr("api.views.patient_create", racing)
+    body = {"mrn": "R-1", "given_name": "A", "family_name": "B", "date_of_birth": "1960-01-01"}
+    response = api.post(PATIENTS, body, format="json")
+    assert response.status_code == 409
+    assert "retry" in response.json()["error"]["message"]
