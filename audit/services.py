@@ -44,6 +44,15 @@ def audit_record(
     return event
 
 
+def changed_fields(obj: models.Model, before: dict[str, object]) -> dict[str, list[str]]:
+    """{field: [before, after]} for the fields of `before` whose value `obj` now has changed."""
+    return {
+        name: [str(old), str(getattr(obj, name))]
+        for name, old in before.items()
+        if old != getattr(obj, name)
+    }
+
+
 def _valid_ip(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value)) if value else None

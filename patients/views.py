@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 
 from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role
-from audit.services import audit_record
+from audit.services import audit_record, changed_fields
 from patients.forms import PatientForm, PatientSearchForm
 from patients.selectors import get_patient_for_user, patient_search
-from patients.services import patient_create, patient_update
+from patients.services import EDITABLE_FIELDS, patient_create, patient_update
 from screening.selectors import visits_for_patient
 
 PAGE_SIZE = 25
@@ -44,6 +44,13 @@ def patient_create_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            audit_record(
+                actor=request.user,
+                action="patient.create",
+                obj=patient,
+                changes={"site": patient.site.code, "mrn": patient.mrn},
+                request=request,
+            )
             messages.success(request, f"Registered {patient.full_name}.")
             return redirect("patients:detail", pk=patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": None})
@@ -52,13 +59,22 @@ def patient_create_view(request: HttpRequest) -> HttpResponse:
 @role_required(Role.NURSE)
 def patient_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
+    before = {name: getattr(patient, name) for name in EDITABLE_FIELDS}  # the form edits in place
     form = PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
         try:
-            patient_update(actor=request.user, patient=patient, **form.service_fields())
+            patient = patient_update(actor=request.user, patient=patient, **fields)
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            audit_record(
+                actor=request.user,
+                action="patient.update",
+                obj=patient,
+                changes=changed_fields(patient, before),
+                request=request,
+            )
             messages.success(request, "Patient details saved.")
             return redirect("patients:detail", pk=patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": patient})

@@ -34,6 +34,13 @@ def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            audit_record(
+                actor=request.user,
+                action="visit.create",
+                obj=visit,
+                changes={"patient": visit.patient_id},
+                request=request,
+            )
             messages.success(request, "Visit opened. Now upload the photographs of each eye.")
             return redirect("screening:visit_detail", pk=visit.pk)
     return render(request, "screening/visit_form.html", {"form": form, "patient": patient})
@@ -87,7 +94,7 @@ def image_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, field: str) -> None:
     try:
-        _image, created = image_attach(
+        image, created = image_attach(
             actor=request.user, visit=visit, upload=upload, eye=eye, field=field
         )
     except ValidationError as error:
@@ -96,6 +103,13 @@ def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, f
     except DuplicateImageConflict as conflict:
         messages.error(request, f"Not uploaded: “{upload.name}”. {conflict}")
     else:
+        audit_record(
+            actor=request.user,
+            action="image.upload" if created else "image.upload_repeat",
+            obj=image,
+            changes={"visit": visit.pk, "eye": image.eye, "field": image.field},
+            request=request,
+        )
         if created:
             messages.success(request, f"Uploaded “{upload.name}”.")
         else:

@@ -100,3 +100,17 @@ def test_doctors_and_admins_read_but_see_no_write_buttons(request, role_fixture,
     page = client.get(reverse("patients:detail", kwargs={"pk": patient.pk})).content.decode()
     assert patient.mrn in page
     assert reverse("patients:edit", kwargs={"pk": patient.pk}) not in page
+
+
+def test_registering_and_editing_a_patient_are_in_the_audit_trail(nurse_client, site, nurse):
+    from audit.models import AuditEvent
+
+    nurse_client.post(reverse("patients:create"), {**FORM, "site": site.pk})
+    patient = Patient.objects.get(mrn="H-0100")
+    created = AuditEvent.objects.get(action="patient.create", object_id=str(patient.pk))
+    assert created.actor == nurse and created.ip_address == "127.0.0.1"
+    assert created.changes == {"site": site.code, "mrn": "H-0100"}
+    url = reverse("patients:edit", kwargs={"pk": patient.pk})
+    nurse_client.post(url, {**FORM, "site": site.pk, "phone": "+44 20 7946 0001"})
+    updated = AuditEvent.objects.get(action="patient.update", object_id=str(patient.pk))
+    assert updated.changes == {"phone": ["", "+44 20 7946 0001"]}

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from screening.models import FundusImage, Visit
 from screening.services.images import DuplicateImageConflict, image_attach
 from tests.conftest import stored_files
@@ -121,6 +122,8 @@ def test_path_traversal_name_through_the_web_never_reaches_storage(nurse_client,
     image = FundusImage.objects.get()
     assert image.original_filename == "evil.jpg"
     assert ".." not in image.file.name and "evil" not in image.file.name
+    event = AuditEvent.objects.get(action="image.upload")
+    assert event.object_id == str(image.pk) and event.changes["visit"] == visit.pk
 
 
 def test_same_file_twice_is_idempotent(nurse, visit):

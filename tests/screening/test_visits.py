@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from screening.models import Visit
 from screening.services.visits import visit_create
 
@@ -24,6 +25,8 @@ def test_nurse_opens_a_visit_at_the_patients_site(nurse_client, patient):
     assert response.status_code == 302
     assert (visit.site, visit.captured_by.username, visit.dilated) == (patient.site, "nurse", True)
     assert visit.status == Visit.Status.CAPTURING
+    event = AuditEvent.objects.get(action="visit.create")
+    assert (event.actor.username, event.object_id) == ("nurse", str(visit.pk))
 
 
 def test_visual_acuity_must_be_a_known_notation(nurse, patient):

@@ -27,7 +27,7 @@ def image(nurse, visit):
     image, _ = image_attach(
         actor=nurse,
         visit=visit,
-        upload=SimpleUploadedFile("a.jpg", fundus_like_jpeg()),
+        upload=SimpleUploadedFile("WAGNER_Jocelyn_OD.jpg", fundus_like_jpeg()),
         eye="right",
         field="macula",
     )
@@ -117,7 +117,7 @@ def test_another_sites_image_is_a_404_even_with_its_exact_url(variant, outsider,
 def test_stored_file_names_carry_no_patient_data(image, patient):
     for stored in (image.file.name, image.thumbnail.name):
         assert image.id.hex in stored
-        for secret in (patient.mrn, patient.family_name, patient.given_name, "a.jpg"):
+        for secret in (patient.mrn, patient.family_name, patient.given_name, "WAGNER_Jocelyn"):
             assert secret not in stored
 
 
