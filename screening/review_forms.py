@@ -28,10 +28,10 @@ class EyeReadingForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
-    dme = forms.ChoiceField(
+    dme = forms.ChoiceField(  # no default: the doctor states DME for every eye
         label=_question("dme"),
         choices=Dme.choices,
-        initial=Dme.ABSENT,
+        required=False,
         widget=forms.RadioSelect,
     )
     ungradable_reason = forms.CharField(

@@ -13,7 +13,7 @@ from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role, sites_for
 from audit.services import audit_record
 from screening.dashboard import dashboard_context
-from screening.models import OutcomeRule, Review, Visit
+from screening.models import Dme, OutcomeRule, Review, Visit
 from screening.reports import letter_pdf, letter_text, report_context, report_pdf
 from screening.review_forms import (
     AddendumForm,
@@ -106,7 +106,10 @@ def _record_eye(
     request: HttpRequest, visit: Visit, draft: Review, eye: str, form: EyeReadingForm
 ) -> bool:
     if not form.is_valid():
-        messages.error(request, "Check the eye's grading form.")
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{eye.title()} eye not saved: {label} {error}".strip())
         return False
     data = dict(form.cleaned_data)
     if request.POST.get("agree"):
@@ -115,7 +118,16 @@ def _record_eye(
         data["grade"] = ai if ai.isdigit() else ""
         data["ungradable_reason"] = "" if ai.isdigit() else "Ungradable (agrees with the AI)"
         if not ai.isdigit():
-            data["dme"] = "not_assessable"
+            data["dme"] = Dme.NOT_ASSESSABLE
+    if not data["gradable"] and not data["dme"]:
+        data["dme"] = Dme.NOT_ASSESSABLE
+    if not data["dme"]:
+        messages.error(
+            request,
+            f"{eye.title()} eye not saved: choose whether diabetic macular oedema is present, "
+            "absent or not assessable.",
+        )
+        return False
     try:
         eye_reading_record(actor=request.user, review=draft, eye=eye, **data)
     except ValidationError as error:

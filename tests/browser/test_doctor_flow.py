@@ -56,8 +56,13 @@ def test_doctor_reviews_signs_and_downloads_the_pdf(page):
     page.get_by_role("button", name="Show photograph").first.click()
     assert "/file/" in photo.get_attribute("src")
 
+    # DME has no default: agreeing with the AI's grade still needs the doctor's DME answer.
+    page.get_by_role("button", name="Agree with AI: 2").click()
+    page.get_by_text("choose whether diabetic macular oedema is present").wait_for()
+    page.check("#id_right-dme_0")
     page.get_by_role("button", name="Agree with AI: 2").click()
     page.get_by_text("Right eye recorded.").wait_for()
+    page.check("#id_left-dme_0")
     page.get_by_role("button", name="Agree with AI: 1").click()
     page.get_by_text("Left eye recorded.").wait_for()
     page.get_by_role("button", name="Submit reading").click()

@@ -248,3 +248,20 @@ def test_doctor_changes_the_outcome_with_a_reason_on_the_page(graded_visit, doct
     review = Review.objects.get(visit=graded_visit)
     assert review.outcome == urgent and review.recommended_outcome.key == "2"
     assert review.outcome_reason == "New floaters reported"
+
+
+def test_dme_has_no_default_and_agreeing_still_needs_it(graded_visit, doctor):
+    client = login(doctor)
+    client.post(url("review_start", graded_visit))
+    page = client.get(url("review", graded_visit)).content.decode()
+    assert 'value="absent" checked' not in page and "checked" not in page.split("right-dme")[1][:80]
+    response = client.post(
+        url("review", graded_visit), {"eye": "right", "right-gradable": "yes", "agree": "1"}
+    )
+    assert "choose whether diabetic macular oedema is present" in response.content.decode()
+    assert not EyeReading.objects.filter(review__visit=graded_visit).exists()
+    client.post(
+        url("review", graded_visit),
+        {"eye": "right", "right-gradable": "yes", "right-dme": "present", "agree": "1"},
+    )
+    assert EyeReading.objects.get(review__visit=graded_visit, eye="right").dme == "present"
