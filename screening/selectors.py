@@ -25,7 +25,16 @@ from django.utils import timezone
 from accounts.models import Site, User
 from accounts.roles import sites_for
 from patients.models import Patient
-from screening.models import Addendum, Eye, FundusImage, GradingJob, Review, Visit
+from screening.models import (
+    Addendum,
+    Eye,
+    EyeReading,
+    FundusImage,
+    GradingJob,
+    Review,
+    SignOff,
+    Visit,
+)
 from screening.review_rules import disagreeing_eyes, disagreeing_eyes_with_ai
 
 
@@ -337,3 +346,28 @@ def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
 def gradings_of_image(image: FundusImage) -> QuerySet[GradingJob]:
     """Every model version's grading of the image, newest first."""
     return image.grading_jobs.order_by("-queued_at", "-pk")
+
+
+@dataclass(frozen=True)
+class SignedResult:
+    """The doctors' decision on a signed visit, for pages that show it beside the AI's."""
+
+    sign_off: SignOff
+    eyes: list[tuple[str, EyeReading | None]]  # (label, reading), right eye first
+    amended: bool
+
+
+def signed_result(visit: Visit) -> SignedResult | None:
+    """The signed reading of a visit, or None while it is not signed."""
+    if not visit.is_locked:
+        return None
+    sign_off = (
+        SignOff.objects.select_related("review__outcome", "signed_by")
+        .filter(visit_id=visit.pk)
+        .first()
+    )
+    if sign_off is None:
+        return None
+    readings = {r.eye: r for r in sign_off.review.eye_readings.all()}
+    eyes = [("Right eye", readings.get("right")), ("Left eye", readings.get("left"))]
+    return SignedResult(sign_off, eyes, Addendum.objects.filter(visit_id=visit.pk).exists())

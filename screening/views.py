@@ -19,6 +19,7 @@ from screening.selectors import (
     grading_in_progress,
     grading_overview,
     latest_heatmap_job,
+    signed_result,
 )
 from screening.services.images import DuplicateImageConflict, image_attach
 from screening.services.visits import visit_create
@@ -69,6 +70,7 @@ def visit_images_live(request: HttpRequest, pk: int) -> HttpResponse:
 def _images_context(visit: Visit) -> dict[str, object]:
     eyes = eyes_with_results(visit)
     return {
+        "signed": signed_result(visit),
         "visit": visit,
         "eyes": eyes,
         "image_count": sum(len(rows) for _, rows in eyes),

@@ -265,3 +265,14 @@ def test_dme_has_no_default_and_agreeing_still_needs_it(graded_visit, doctor):
         {"eye": "right", "right-gradable": "yes", "right-dme": "present", "agree": "1"},
     )
     assert EyeReading.objects.get(review__visit=graded_visit, eye="right").dme == "present"
+
+
+def test_visit_page_shows_the_signed_decision_and_the_live_status(signed_visit, nurse):
+    client = login(nurse)
+    page = client.get(reverse("screening:visit_detail", kwargs={"pk": signed_visit.pk}))
+    text = page.content.decode()
+    review = signed_visit.sign_off.review
+    assert "Signed result" in text and review.outcome.label in text
+    assert text.index("Signed result") < text.index("AI result")
+    live = client.get(reverse("screening:visit_images_live", kwargs={"pk": signed_visit.pk}))
+    assert "Report signed" in live.content.decode()  # the status badge refreshes with the section
