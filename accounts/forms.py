@@ -60,7 +60,11 @@ class UserCreateForm(UserAccessFields, forms.ModelForm):
     def clean(self) -> dict[str, object]:
         data = super().clean()
         if data.get("send_invite") and not data.get("email"):
-            self.add_error("email", "An invitation needs an email address.")
+            self.add_error(
+                "email",
+                "An invitation needs an email address: enter one, or untick “Email an "
+                "invitation” and send a link later from the user's page.",
+            )
         return data
 
     def service_fields(self) -> dict[str, object]:
@@ -136,9 +140,10 @@ class ApiTokenForm(forms.Form):
     )
     actions = forms.MultipleChoiceField(
         choices=ApiToken.Action.choices,
-        initial=[ApiToken.Action.READ, ApiToken.Action.WRITE, ApiToken.Action.UPLOAD],
+        initial=[ApiToken.Action.READ],  # least privilege: tick only what the system needs
         widget=forms.CheckboxSelectMultiple,
         label="May",
+        help_text="Tick only what the system using the token needs (a camera PC: read and upload).",
     )
     sites = forms.ModelMultipleChoiceField(
         queryset=Site.objects.none(),

@@ -8,6 +8,7 @@ import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Site(models.Model):
@@ -20,6 +21,20 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [  # "North" and "north" would be the same clinic to a person
+            models.UniqueConstraint(
+                Lower("code"),
+                name="site_code_unique_ignoring_case",
+                violation_error_message="A site with this code already exists.",
+                violation_error_code="duplicate_code",
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                name="site_name_unique_ignoring_case",
+                violation_error_message="A site with this name already exists.",
+                violation_error_code="duplicate_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -43,6 +58,14 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        constraints = [  # "Nurse" next to "nurse" invites sign-in mistakes and impersonation
+            models.UniqueConstraint(
+                Lower("username"),
+                name="username_unique_ignoring_case",
+                violation_error_message="A user with this username already exists.",
+                violation_error_code="duplicate_username",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -11,8 +11,8 @@ import re
 
 REDACTED = "[redacted]"
 _PATTERNS = [
-    # DETAIL:  Key (site_id, mrn)=(1, H-0001) already exists.
-    (re.compile(r"(Key \([^)]*\)=\().*?(\) (?:already exists|is not present|conflicts))"), "KEY"),
+    # DETAIL:  Key (site_id, lower(mrn::text))=(1, h-0001) already exists.
+    (re.compile(r"(Key \(.*?\)=\().*?(\) (?:already exists|is not present|conflicts))"), "KEY"),
     # DETAIL:  Failing row contains (1, H-0001, Jane, ...).
     (re.compile(r"(Failing row contains \().*(\))"), "ROW"),
 ]

@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from accounts.models import Site, User
 from accounts.roles import sites_for
@@ -32,6 +33,20 @@ class PatientForm(forms.ModelForm):
 
     def service_fields(self) -> dict[str, object]:
         return {name: self.cleaned_data[name] for name in EDITABLE_FIELDS}
+
+    def add_error(self, field: str | None, error: ValidationError | str) -> None:
+        """A duplicate record number (a model constraint, so reported without a field) is shown
+        on the MRN field, whether the form's validation or the service found it."""
+        if field is None and isinstance(error, ValidationError) and "mrn" in self.fields:
+            errors = error.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            duplicate = [e for e in general if getattr(e, "code", None) == "duplicate_mrn"]
+            if duplicate:
+                errors.setdefault("mrn", []).extend(duplicate)
+            if rest := [e for e in general if e not in duplicate]:
+                errors[NON_FIELD_ERRORS] = rest
+            error = ValidationError(errors)
+        super().add_error(field, error)
 
 
 class PatientSearchForm(forms.Form):

@@ -5,6 +5,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Site
@@ -57,11 +58,13 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["site", "mrn"],
+            models.UniqueConstraint(  # "n-1001" and "N-1001" are the same record number
+                "site",
+                Lower("mrn"),
                 name="patient_mrn_unique_per_site",
                 violation_error_message="A patient with this medical record number already exists "
                 "at this site.",
+                violation_error_code="duplicate_mrn",
             ),
         ]
         indexes = [

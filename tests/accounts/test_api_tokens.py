@@ -130,3 +130,9 @@ def test_revoking_twice_is_refused(admin_user, api_client_user):
     api_token_revoke(actor=admin_user, token=token)
     with pytest.raises(ValidationError, match="already revoked"):
         api_token_revoke(actor=admin_user, token=token)
+
+
+def test_new_token_form_offers_least_privilege(admin_user, api_client_user):
+    page = login(admin_user).get(reverse("staff:api_tokens", kwargs={"pk": api_client_user.pk}))
+    checked = re.findall(r'<input[^>]*name="actions"[^>]*value="(\w+)"[^>]*checked', page.text)
+    assert checked == ["read"]

@@ -40,3 +40,19 @@ def test_user_with_several_sites_and_roles():
 def test_inactive_user_has_no_role():
     user = UserFactory(roles=["doctor"], is_active=False)
     assert not has_role(user, Role.DOCTOR)
+
+
+@pytest.mark.django_db
+def test_usernames_and_site_codes_are_unique_ignoring_case():
+    from django.core.exceptions import ValidationError
+
+    from accounts.models import Site, User
+
+    UserFactory(username="nurse")
+    with pytest.raises(ValidationError, match="username already exists"):
+        User(username="Nurse", password="x").full_clean()
+    SiteFactory(code="east", name="East Clinic")
+    with pytest.raises(ValidationError) as refused:
+        Site(code="EAST", name="east clinic").full_clean()
+    assert "A site with this code already exists." in str(refused.value)
+    assert "A site with this name already exists." in str(refused.value)

@@ -114,3 +114,14 @@ def test_registering_and_editing_a_patient_are_in_the_audit_trail(nurse_client, 
     nurse_client.post(url, {**FORM, "site": site.pk, "phone": "+44 20 7946 0001"})
     updated = AuditEvent.objects.get(action="patient.update", object_id=str(patient.pk))
     assert updated.changes == {"phone": ["", "+44 20 7946 0001"]}
+
+
+def test_mrn_differing_only_in_case_is_a_duplicate_shown_on_the_mrn_field(
+    nurse_client, site, patient
+):
+    response = nurse_client.post(
+        reverse("patients:create"), {**FORM, "site": site.pk, "mrn": patient.mrn.lower() + " "}
+    )
+    form = response.context["form"]
+    assert "already exists at this site" in " ".join(form.errors["mrn"])
+    assert Patient.objects.count() == 1
