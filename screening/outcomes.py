@@ -1,4 +1,4 @@
-"""The default outcome table (../shared/CLINICAL.md). Installed by migration 0003 and restored by a
+"""The default outcome table (docs/CLINICAL.md). Installed by migration 0003 and restored by a
 post_migrate hook when missing; rows a programme has edited are never overwritten."""
 
 DEFAULT_OUTCOMES = [

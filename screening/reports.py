@@ -116,6 +116,12 @@ def report_context(visit: Visit) -> dict[str, Any]:
     }
 
 
+def visual_acuity(visit: Visit) -> str:
+    """Right eye first, as everywhere in DR Portal."""
+    right, left = visit.visual_acuity_right or "—", visit.visual_acuity_left or "—"
+    return f"Right {right} · Left {left}"
+
+
 def grade_text(code: str) -> str:
     return f"{code} · {ICDR_NAMES.get(code, '')}" if code else "—"
 
@@ -188,6 +194,7 @@ def report_pdf(context: dict[str, Any]) -> bytes:
                 ["Site", str(visit.site)],
                 ["Camera", visit.camera or "—"],
                 ["Dilated", "Yes" if visit.dilated else "No"],
+                ["Visual acuity", visual_acuity(visit)],
             ],
             [40 * mm, 130 * mm],
         ),
@@ -333,6 +340,7 @@ def letter_pdf(context: dict[str, Any]) -> bytes:
     signer = context["sign_off"].signed_by
     story: list[Flowable] = [
         Paragraph(escape(str(visit.site)), s.body),
+        Paragraph(f"{timezone.localtime(context['sign_off'].signed_at):%d %B %Y}", s.body),
         Spacer(1, 6 * mm),
         Paragraph(f"Dear {escape(patient.full_name)},", s.body),
         Paragraph(

@@ -11,8 +11,8 @@ from screening.models import Visit
 EDITABLE_FIELDS = (
     "visit_date",
     "dilated",
+    "visual_acuity_right",  # right eye first, as on every page and report
     "visual_acuity_left",
-    "visual_acuity_right",
     "camera",
     "notes",
 )

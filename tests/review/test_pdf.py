@@ -43,6 +43,7 @@ def test_report_pdf_with_both_eyes(nurse, patient, doctor):
     assert "decision support" in text and "test-model-1.0" in text
     assert doctor.get_full_name() in text and "Topcon TRC-NW400" in text
     assert "80%" in text  # the AI's probabilities
+    assert f"Right {visit.visual_acuity_right or '—'}" in text
 
 
 def test_report_pdf_with_one_ungradable_eye(nurse, patient, doctor):
