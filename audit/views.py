@@ -13,6 +13,11 @@ PAGE_SIZE = 50
 @role_required(Role.ADMIN)
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = audit_event_search(**form.filters()) if form.is_bound else audit_event_search()
+    if not form.is_bound:
+        events = audit_event_search()
+    elif form.is_valid():
+        events = audit_event_search(**form.filters())
+    else:  # a filter that cannot be read must not silently show everything
+        events = audit_event_search().none()
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "audit/list.html", {"form": form, "page": page})

@@ -157,3 +157,9 @@ def test_changes_made_in_django_admin_are_audited(admin_user, site):
     event = AuditEvent.objects.get(action="site.update")
     assert event.actor == admin_user and event.object_id == str(site.pk)
     assert event.changes == {"django_admin": [{"changed": {"fields": ["Name"]}}]}
+
+
+def test_an_unreadable_date_filter_is_reported_and_shows_nothing(event, admin_user):
+    response = login(admin_user).get(reverse("audit:list"), {"date_from": "garbage"})
+    text = response.content.decode()
+    assert "Enter a valid date." in text and "No events match." in text
