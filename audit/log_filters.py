@@ -37,3 +37,12 @@ class RedactPatientDataFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+class NoTracebackForClientErrorsFilter(logging.Filter):
+    """A refused request (403, 404) is logged as one line: its traceback is noise, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info, record.exc_text = None, None
+        return True

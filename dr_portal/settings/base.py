@@ -279,10 +279,21 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Redacts patient data that database errors put into messages and tracebacks.
-    "filters": {"redact": {"()": "audit.log_filters.RedactPatientDataFilter"}},
+    "filters": {
+        "redact": {"()": "audit.log_filters.RedactPatientDataFilter"},
+        "client_errors_briefly": {"()": "audit.log_filters.NoTracebackForClientErrorsFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_briefly", "redact"],
+        }
     },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Once, through our console handler (Django's own would print each request error again).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -103,3 +103,22 @@ def test_filter_redacts_failing_row_details():
     )
     RedactPatientDataFilter().filter(record)
     assert "H-1" not in record.getMessage() and "Jane" not in record.getMessage()
+
+
+def test_refused_requests_are_logged_without_a_traceback():
+    import logging
+    import sys
+
+    from audit.log_filters import NoTracebackForClientErrorsFilter
+
+    try:
+        raise PermissionError("refused")
+    except PermissionError:
+        info = sys.exc_info()
+    forbidden = logging.LogRecord("django.request", logging.WARNING, "", 0, "Forbidden", (), info)
+    forbidden.status_code = 403
+    crash = logging.LogRecord("django.request", logging.ERROR, "", 0, "Server error", (), info)
+    crash.status_code = 500
+    keep = NoTracebackForClientErrorsFilter()
+    assert keep.filter(forbidden) and forbidden.exc_info is None
+    assert keep.filter(crash) and crash.exc_info is info
