@@ -14,6 +14,7 @@ from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
+from screening.selectors import signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 
 # --- patients -------------------------------------------------------------------------------------
@@ -168,12 +169,37 @@ class VisitSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SignedResultSerializer(serializers.Serializer):
+    """The doctors' signed decision (the full report is at `report_url`)."""
+
+    signed_at = serializers.DateTimeField(source="sign_off.signed_at")
+    signed_by = serializers.CharField(source="sign_off.signed_by")
+    overall_grade = serializers.CharField(
+        source="sign_off.review.overall_grade", help_text="ICDR 0-4, or U when ungradable."
+    )
+    referable = serializers.BooleanField(source="sign_off.review.referable", allow_null=True)
+    outcome = OutcomeSerializer(source="sign_off.review.outcome", allow_null=True)
+    amended = serializers.BooleanField(help_text="True once an addendum follows the signature.")
+    report_url = serializers.SerializerMethodField()
+
+    def get_report_url(self, result: Any) -> str:
+        return reverse("api:visit-report", kwargs={"pk": result.sign_off.visit_id})
+
+
 class VisitDetailSerializer(VisitSerializer):
     images = ImageSerializer(many=True, read_only=True, source="image_list")
+    signed_result = serializers.SerializerMethodField(
+        help_text="The doctors' signed decision; null until the report is signed."
+    )
 
     class Meta(VisitSerializer.Meta):
-        fields = [*VisitSerializer.Meta.fields, "images"]
+        fields = [*VisitSerializer.Meta.fields, "signed_result", "images"]
         read_only_fields = fields
+
+    @extend_schema_field(SignedResultSerializer(allow_null=True))
+    def get_signed_result(self, visit: Visit) -> dict[str, Any] | None:
+        result = signed_result(visit)
+        return SignedResultSerializer(result).data if result else None
 
 
 class VisitWriteSerializer(serializers.ModelSerializer):

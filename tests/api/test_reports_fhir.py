@@ -170,3 +170,13 @@ def test_report_and_fhir_state_the_patient_as_signed(api, signed_visit, nurse):
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
     )
     assert patient["name"][0]["family"] == report["patient"]["family_name"]
+
+
+def test_visit_detail_carries_the_signed_decision(api, signed_visit, doctor, visit):
+    body = api.get(reverse("api:visit-detail", kwargs={"pk": signed_visit.pk})).json()
+    signed = body["signed_result"]
+    assert (signed["overall_grade"], signed["outcome"]["key"]) == ("U", "U")
+    assert signed["signed_by"] == str(doctor) and signed["amended"] is False
+    assert signed["report_url"] == reverse("api:visit-report", kwargs={"pk": signed_visit.pk})
+    unsigned = api.get(reverse("api:visit-detail", kwargs={"pk": visit.pk})).json()
+    assert unsigned["signed_result"] is None
