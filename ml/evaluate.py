@@ -113,6 +113,17 @@ def draw_confusion(cm: np.ndarray, path: Path, title: str) -> None:
     img.save(path)
 
 
+def _expected_cut_kappa(levels: list[int], results: list, cut_points: tuple) -> float | None:
+    """Kappa had the grade been the expected grade cut at the card's cut points (the rule that
+    maximises kappa but can contradict the referable flag), for comparison with the shipped rule."""
+    pairs = [(y, r.probabilities) for y, r in zip(levels, results, strict=True) if r.gradable]
+    if not pairs:
+        return None
+    probs = np.array([p for _, p in pairs])
+    grades = metrics.grades_from_expectation(metrics.expected_grade(probs), cut_points)
+    return _round(metrics.quadratic_weighted_kappa(np.array([y for y, _ in pairs]), grades))
+
+
 def evaluate(
     images_dir: Path,
     labels: dict[str, int],
@@ -132,6 +143,10 @@ def evaluate(
     report = compute_report([labels[i] for i in ids], results, grader.referable_threshold)
     report.update(
         {
+            "grade_rule": grader.grade_rule,
+            "quadratic_weighted_kappa_expected_cut": _expected_cut_kappa(
+                [labels[i] for i in ids], results, grader.cut_points
+            ),
             "images_per_second": _round(len(ids) / max(seconds, 1e-9)),
             "seconds": round(seconds, 1),
             "images_dir": str(images_dir),

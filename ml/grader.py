@@ -55,6 +55,22 @@ class GradeResult:
     weights_sha256: str = ""
 
 
+REFERABLE_FIRST = "referable_first"
+EXPECTED_CUT = "expected_cut"
+
+
+def referable_first_grade(p: np.ndarray, referable: bool) -> int:
+    """The grade a screening programme can act on: first the referable decision (P(grade >= 2)
+    against the sensitivity-set threshold), then the most probable grade on that side of the line.
+
+    So the grade never contradicts the referable flag (the outcome follows the grade), and it is
+    always one of the two or three grades the probabilities favour. Cutting the expected grade
+    (card option ``"grade_rule": "expected_cut"``) scores a higher kappa but can show grade 4 with
+    P(4) = 0, or a referable grade 1.
+    """
+    return int(np.argmax(p[2:]) + 2) if referable else int(np.argmax(p[:2]))
+
+
 class Grader:
     """A loaded DR grading model plus its model card (thresholds, version)."""
 
@@ -69,6 +85,7 @@ class Grader:
         self.cut_points: tuple = tuple(card.get("grade_cut_points", metrics.DEFAULT_CUTS))
         self.referable_threshold: float = float(card.get("referable_threshold", 0.5))
         self.tta_hflip: bool = bool(card.get("tta_hflip", False))
+        self.grade_rule: str = card.get("grade_rule", REFERABLE_FIRST)
         self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         self._cam_model = None
         self._lock = threading.Lock()
@@ -123,16 +140,19 @@ class Grader:
     def _result(self, probs: np.ndarray) -> GradeResult:
         p = np.asarray(probs, dtype=np.float64)
         p = p / p.sum()
-        grade = int(
-            metrics.grades_from_expectation(metrics.expected_grade(p[None]), self.cut_points)[0]
-        )
         ref_p = float(p[2:].sum())
+        referable = ref_p >= self.referable_threshold
+        if self.grade_rule == EXPECTED_CUT:
+            expected = metrics.expected_grade(p[None])
+            grade = int(metrics.grades_from_expectation(expected, self.cut_points)[0])
+        else:
+            grade = referable_first_grade(p, referable)
         return GradeResult(
             gradable=True,
             probabilities=[float(v) for v in p],
             grade=grade,
             referable_probability=ref_p,
-            referable=ref_p >= self.referable_threshold,
+            referable=referable,
             confidence=float(p[grade]),
             model_version=self.model_version,
             weights_sha256=self.weights_sha256,
