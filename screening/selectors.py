@@ -9,8 +9,10 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     F,
     Max,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -45,7 +47,12 @@ def visits_for_user(user: User) -> QuerySet[Visit]:
 
 
 def visits_for_patient(*, user: User, patient: Patient) -> QuerySet[Visit]:
-    return visits_for_user(user).filter(patient=patient).annotate(image_count=Count("images"))
+    amended = Exists(Addendum.objects.filter(visit=OuterRef("pk")))
+    return (
+        visits_for_user(user)
+        .filter(patient=patient)
+        .annotate(image_count=Count("images"), amended=amended)
+    )
 
 
 def get_visit_for_user(user: User, pk: int) -> Visit:

@@ -276,3 +276,12 @@ def test_visit_page_shows_the_signed_decision_and_the_live_status(signed_visit, 
     assert text.index("Signed result") < text.index("AI result")
     live = client.get(reverse("screening:visit_images_live", kwargs={"pk": signed_visit.pk}))
     assert "Report signed" in live.content.decode()  # the status badge refreshes with the section
+
+
+def test_patient_page_marks_an_amended_report(signed_visit, doctor, patient):
+    client = login(doctor)
+    page = client.get(reverse("patients:detail", kwargs={"pk": patient.pk})).content.decode()
+    assert "(amended)" not in page
+    client.post(url("addendum_add", signed_visit), {"reason": "r", "text": "t"})
+    page = client.get(reverse("patients:detail", kwargs={"pk": patient.pk})).content.decode()
+    assert "Report signed (amended)" in page
