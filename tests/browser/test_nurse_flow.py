@@ -50,9 +50,13 @@ def test_nurse_registers_patient_opens_visit_and_uploads_two_images(page, tmp_pa
 
     thumbnails = page.locator(".image-card img.fundus")
     assert thumbnails.count() == 2
-    # Thumbnails are served by the authorising view and really decode in the browser.
-    widths = [thumbnails.nth(i).evaluate("img => img.naturalWidth") for i in range(2)]
-    assert all(w > 0 for w in widths)
+    # Thumbnails are served by the authorising view and really decode in the browser. They load
+    # lazily, and the live section may have just been replaced by a poll: wait until both decoded.
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('.image-card img.fundus')];"
+        " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        timeout=15000,
+    )
     patient = Patient.objects.get(mrn="N-42")
     eyes = sorted(FundusImage.objects.filter(visit__patient=patient).values_list("eye", flat=True))
     assert eyes == ["left", "right"]
