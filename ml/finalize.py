@@ -20,6 +20,26 @@ ENSEMBLE_B_FILE = "model_b.weights.npz"  # approach B's weights as the ensemble'
 BAR = {"val_auc": 0.85, "val_kappa": 0.60, "natural_auc": 0.80}
 
 
+def _common_card_fields(args, ids: dict, cuts, thr: float) -> dict:
+    """Card fields every training mode shares: input, preprocessing, operating points, data."""
+    return {
+        "input_size": M.INPUT_SIZE,
+        "width": 1.0,
+        "preprocessing": "ml.preprocess.preprocess_bytes (disc crop, Ben-Graham local "
+        "normalisation, circle clip)",
+        "grade_cut_points": list(cuts),
+        "referable_threshold": thr,
+        "referable_threshold_rule": "largest threshold with sensitivity >= 0.85 on the tune split",
+        "data": {
+            "train_folder": str(args.data),
+            "split_seed": args.seed,
+            "split_fractions": {"train": 0.70, "tune": 0.15, "val": 0.15},
+            "n_images": {k: len(v) for k, v in ids.items()},
+            "split_file": "split.json",
+        },
+    }
+
+
 def _predict(top, feats: np.ndarray) -> np.ndarray:
     return top.predict(feats.astype(np.float32), batch_size=64, verbose=0)
 
@@ -70,20 +90,7 @@ def finalize(
         "weights_sha256": sha,
         "architecture": "EfficientNet-Lite0 (ImageNet init, blocks 0-7 frozen, blocks 8-15 + "
         "head fine-tuned) + GAP + dropout + 5-way softmax",
-        "input_size": M.INPUT_SIZE,
-        "width": 1.0,
-        "preprocessing": "ml.preprocess.preprocess_bytes (disc crop, Ben-Graham local "
-        "normalisation, circle clip)",
-        "grade_cut_points": list(cuts),
-        "referable_threshold": thr,
-        "referable_threshold_rule": "largest threshold with sensitivity >= 0.85 on the tune split",
-        "data": {
-            "train_folder": str(args.data),
-            "split_seed": args.seed,
-            "split_fractions": {"train": 0.70, "tune": 0.15, "val": 0.15},
-            "n_images": {k: len(v) for k, v in ids.items()},
-            "split_file": "split.json",
-        },
+        **_common_card_fields(args, ids, cuts, thr),
         "training": {
             "epochs": args.epochs,
             "batch_size": args.batch_size,
@@ -283,20 +290,7 @@ def finalize_full(
             if ensemble
             else ""
         ),
-        "input_size": M.INPUT_SIZE,
-        "width": 1.0,
-        "preprocessing": "ml.preprocess.preprocess_bytes (disc crop, Ben-Graham local "
-        "normalisation, circle clip)",
-        "grade_cut_points": list(cuts),
-        "referable_threshold": thr,
-        "referable_threshold_rule": "largest threshold with sensitivity >= 0.85 on the tune split",
-        "data": {
-            "train_folder": str(args.data),
-            "split_seed": args.seed,
-            "split_fractions": {"train": 0.70, "tune": 0.15, "val": 0.15},
-            "n_images": {k: len(v) for k, v in ids.items()},
-            "split_file": "split.json",
-        },
+        **_common_card_fields(args, ids, cuts, thr),
         "training": {
             "command": command,
             "epochs": args.epochs,
