@@ -126,6 +126,19 @@ def _shipped_sentence(appr: dict, shipped: dict | None = None) -> str:
     )
 
 
+def _member_training(name: str, tr: dict) -> str:
+    """Training record of an ensemble member trained by its own run."""
+    hist = "\n".join(
+        f"| {h['epoch']} | {h['loss']} | {h['referable_auc']} | {h['quadratic_weighted_kappa']} |"
+        for h in tr.get("history") or []
+    )
+    return (
+        f"Ensemble member {name}: `{tr.get('command')}`; {tr.get('epochs')} epochs, best tune "
+        f"epoch {tr.get('best_epoch')}, {tr.get('seconds')} s on {tr.get('machine')}.\n\n"
+        "| epoch | loss | tune AUC | tune kappa |\n|---|---|---|---|\n" + hist + "\n"
+    )
+
+
 def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
     """Human-readable model card."""
     ev = card.get("evaluation", {})
@@ -148,9 +161,12 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         "- output: 5 ICDR grade probabilities; referable probability = P(grade >= 2)",
         *(
             f"- ensemble member: `{m['weights_file']}` (approach {m.get('approach', '?')}, "
-            f"weight {m['weight']}), SHA-256 `{m['sha256']}`"
+            f"weight {m['weight']}"
+            + (f", input upsampled to {m['upsample']} px in the model" if m.get("upsample") else "")
+            + f"), SHA-256 `{m['sha256']}`"
             for m in card.get("ensemble", [])
         ),
+        f"- test-time views averaged: {', '.join(card.get('tta_views') or ['identity'])}",
         f"- grade: rule `{card.get('grade_rule', 'referable_first')}` of ml/grader.py (default "
         "`referable_first`: most probable grade on the side of the referable decision); "
         f"expected-grade cut points {card['grade_cut_points']} (chosen on the tune split to "
@@ -195,6 +211,7 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         f"total time {tr.get('seconds')} s on {tr.get('machine')}\n",
         "| epoch | loss | tune AUC | tune kappa |\n|---|---|---|---|\n" + hist + "\n",
         f"Note: {tr['note']}\n" if tr.get("note") else "",
+        *(_member_training(name, mt) for name, mt in (card.get("member_training") or {}).items()),
         "## Known issues\n\n" + "".join(f"- {k}\n" for k in card["known_issues"])
         if card.get("known_issues")
         else "",
@@ -220,6 +237,12 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
             "# model_b.weights.npz = approach B (effnetlite0-dr-1.0): the model.weights.npz "
             "written by `python -m ml.train --mode top --out DIR`\n"
             if card.get("ensemble")
+            else ""
+        )
+        + "".join(f"{c}\n" for c in card.get("member_commands", []))
+        + (
+            f"{card['ensemble_command']}  # members' weights and test-time views, chosen on tune\n"
+            if card.get("ensemble_command")
             else ""
         )
         + "python -m ml.evaluate --images /work/shared/data/eyepacs256"

@@ -197,7 +197,8 @@ def finalize_full(
     out.mkdir(parents=True, exist_ok=True)
     previous = M.read_card(out) if (out / M.CARD_FILE).exists() else {}
     sha = M.save_weights_npz(model, out / M.WEIGHTS_FILE)
-    shipped = M.build_full_model()
+    upsample = int(getattr(args, "upsample", 0))
+    shipped = M.build_full_model(upsample=upsample)
     M.load_weights_npz(shipped, out / M.WEIGHTS_FILE)  # evaluate exactly what ships (fp16)
     probs = {k: predict(shipped, images[k]) for k in ("tune", "val")}
     cuts, thr = choose_operating_points(y["tune"], probs["tune"])
@@ -219,7 +220,13 @@ def finalize_full(
         probs = {k: w_c * probs[k] + (1.0 - w_c) * probs_b[k] for k in ("tune", "val")}
         cuts, thr = choose_operating_points(y["tune"], probs["tune"])
         ensemble = [
-            {"weights_file": M.WEIGHTS_FILE, "sha256": sha, "weight": w_c, "approach": "C"},
+            {
+                "weights_file": M.WEIGHTS_FILE,
+                "sha256": sha,
+                "weight": w_c,
+                "approach": "C",
+                **({"upsample": upsample} if upsample else {}),
+            },
             {
                 "weights_file": ENSEMBLE_B_FILE,
                 "sha256": M.sha256_file(b_file),
@@ -275,12 +282,15 @@ def finalize_full(
         f"--batch-size {args.batch_size} --freeze-below {args.freeze_below} "
         f"--early-lr-mult {args.early_lr_mult}"
     )
+    if upsample:
+        command += f" --upsample {upsample}"
     if ensemble:
         command += f" --ensemble-with ml/weights/{ENSEMBLE_B_FILE} --ensemble-weight {w_c}"
     card = {
         "model_version": MODEL_VERSION_FULL,
         "weights_file": M.WEIGHTS_FILE,
         "weights_sha256": sha,
+        **({"upsample": upsample} if upsample else {}),
         "architecture": f"EfficientNet-Lite0 (ImageNet init; stem + blocks 0-"
         f"{args.freeze_below - 1} frozen, blocks {args.freeze_below}-15 + head fine-tuned end "
         "to end) + GAP + dropout + 5-way softmax"

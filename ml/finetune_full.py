@@ -93,12 +93,12 @@ def _block_of(layer_name: str) -> int:
     return 99
 
 
-def build_model(freeze_below: int, dropout: float):
+def build_model(freeze_below: int, dropout: float, upsample: int = 0):
     """ImageNet-initialised full model; stem and blocks < ``freeze_below`` frozen (BN inference)."""
     from ml.efficientnet_lite import load_torch_lite0_weights, read_torch_lite0_state_dict
     from ml.model import build_full_model
 
-    model = build_full_model(dropout=dropout)
+    model = build_full_model(dropout=dropout, upsample=upsample)
     load_torch_lite0_weights(model, read_torch_lite0_state_dict())
     for layer in model.layers:
         if _block_of(layer.name) < freeze_below:
@@ -127,7 +127,7 @@ def train_full(pre: dict, y: dict, args, cache: Path) -> tuple:
     from ml.train import choose_operating_points, class_weights, summarise
 
     keras.utils.set_random_seed(args.seed)
-    model = build_model(args.freeze_below, dropout=0.3)
+    model = build_model(args.freeze_below, dropout=0.3, upsample=args.upsample)
     late = [
         v
         for la in model.layers

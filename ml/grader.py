@@ -27,6 +27,14 @@ from ml.preprocess import Preprocessed, preprocess_bytes
 from ml.quality import REASON_TEXT, assess
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+# Test-time augmentation: dihedral views of a (N, S, S, C) batch whose probabilities are averaged
+# (card option ``"tta_views"``); the preprocessed disc is centred, so each view is a valid fundus.
+TTA_VIEWS = {
+    "identity": lambda x: x,
+    "hflip": lambda x: x[:, :, ::-1],
+    "vflip": lambda x: x[:, ::-1, :],
+    "rot180": lambda x: x[:, ::-1, ::-1],
+}
 _CACHE: dict[tuple[str, str], Grader] = {}
 _LOCK = threading.Lock()
 
@@ -90,7 +98,11 @@ class Grader:
         self.input_size: int = int(card["input_size"])
         self.cut_points: tuple = tuple(card.get("grade_cut_points", metrics.DEFAULT_CUTS))
         self.referable_threshold: float = float(card.get("referable_threshold", 0.5))
-        self.tta_hflip: bool = bool(card.get("tta_hflip", False))
+        default_views = ["identity", "hflip"] if card.get("tta_hflip") else ["identity"]
+        self.tta_views: tuple[str, ...] = tuple(card.get("tta_views") or default_views)
+        unknown = [v for v in self.tta_views if v not in TTA_VIEWS]
+        if unknown:
+            raise WeightsError(f"model card names unknown test-time views: {unknown}")
         self.grade_rule: str = card.get("grade_rule", REFERABLE_FIRST)
         self._infer = tf.function(self._average, reduce_retracing=True)
         self._cam_model = None
@@ -116,7 +128,7 @@ class Grader:
             raise WeightsError(f"cannot read model in {wdir}: {exc}") from exc
         if card.get("weights_sha256") and card["weights_sha256"] != sha:
             raise WeightsError(f"{wfile} does not match the SHA-256 in the model card")
-        files = [(wfile, sha, 1.0)]
+        files = [(wfile, sha, 1.0, int(card.get("upsample", 0)))]
         if card.get("ensemble"):
             files = []
             for member in card["ensemble"]:
@@ -127,16 +139,16 @@ class Grader:
                     raise WeightsError(f"cannot read ensemble member {mfile}: {exc}") from exc
                 if member.get("sha256") and member["sha256"] != msha:
                     raise WeightsError(f"{mfile} does not match the SHA-256 in the model card")
-                files.append((mfile, msha, float(member["weight"])))
+                files.append((mfile, msha, float(member["weight"]), int(member.get("upsample", 0))))
             if files[0][0] != wfile:
                 raise WeightsError("the first ensemble member must be the card's weights_file")
         key = (str(wdir.resolve()), "+".join(f[1] for f in files))
         with _LOCK:
             if key not in _CACHE:
                 members = []
-                for mfile, _, weight in files:
+                for mfile, _, weight, upsample in files:
                     model = M.build_full_model(
-                        int(card["input_size"]), float(card.get("width", 1.0))
+                        int(card["input_size"]), float(card.get("width", 1.0)), upsample=upsample
                     )
                     M.load_weights_npz(model, mfile)
                     members.append((model, weight))
@@ -148,11 +160,10 @@ class Grader:
         if len(batch) == 0:
             return np.zeros((0, metrics.NUM_GRADES), dtype=np.float32)
         x = np.asarray(batch, dtype=np.float32)
+        views = np.concatenate([TTA_VIEWS[v](x) for v in self.tta_views])  # one model call
         with self._lock:
-            probs = np.asarray(self._infer(x))
-            if self.tta_hflip:  # card option: average with the horizontally flipped image
-                probs = (probs + np.asarray(self._infer(np.ascontiguousarray(x[:, :, ::-1])))) / 2
-        return probs
+            probs = np.asarray(self._infer(views))
+        return probs.reshape(len(self.tta_views), len(x), -1).mean(axis=0)
 
     def heatmaps(self, pres: list[Preprocessed]) -> list[bytes]:
         """Grad-CAM overlay PNGs for preprocessed images."""

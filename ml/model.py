@@ -34,11 +34,18 @@ def _head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
 
 
 def build_full_model(
-    input_size: int = INPUT_SIZE, width: float = 1.0, dropout: float = 0.3
+    input_size: int = INPUT_SIZE, width: float = 1.0, dropout: float = 0.3, upsample: int = 0
 ) -> keras.Model:
-    """Full grader: (N, S, S, 3) preprocessed images in 0..255 -> (N, 5) probabilities."""
+    """Full grader: (N, S, S, 3) preprocessed images in 0..255 -> (N, 5) probabilities.
+
+    ``upsample`` > 0 resizes the input (bilinear) to ``upsample`` px inside the model, so the
+    trunk sees small lesions over more pixels while preprocessing (and the input) stay the same.
+    """
     inp = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = inp
+    if upsample:
+        x = layers.Resizing(upsample, upsample, interpolation="bilinear", name="upsample")(x)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
     x = efficientnet_lite0_features(x, width=width)
     return keras.Model(inp, _head(x, dropout), name="dr_grader")
 

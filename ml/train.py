@@ -296,6 +296,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "full: approach C (end-to-end fine-tune on augmented images, ml.finetune_full)",
     )
     ap.add_argument("--freeze-below", type=int, default=3, help="full mode: frozen blocks")
+    ap.add_argument(
+        "--upsample",
+        type=int,
+        default=0,
+        help="full mode: resize the 256 px input to this size inside the model (0: no resize)",
+    )
     ap.add_argument("--early-lr-mult", type=float, default=0.25, help="full mode: lr of blocks < 8")
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument(
@@ -379,7 +385,7 @@ def main_full(args, pre: np.ndarray, pos: dict, y: dict, ids: dict, t0: float) -
     images = {k: pre[[pos[i] for i in v]] for k, v in ids.items()}
     del pre
     if args.finalize_only:
-        model = build_model(args.freeze_below, dropout=0.3)
+        model = build_model(args.freeze_below, dropout=0.3, upsample=args.upsample)
         model.load_weights(args.cache_dir / "full_best.weights.h5")
         history = _cached_json(args.cache_dir / "full_history.json", list)
         t0 = time.time() - sum(h["seconds"] for h in history)  # training time of that run

@@ -125,3 +125,79 @@ def test_ensemble_card_averages_members(tmp_path, sample_bytes):
     write_card(bad, card)
     with pytest.raises(WeightsError):
         Grader.load(bad)
+
+
+def _tiny_batch(sample_bytes) -> np.ndarray:
+    return np.stack(
+        [
+            np.asarray(Image.open(io.BytesIO(sample_bytes[k])).convert("RGB").resize((64, 64)))
+            for k in ("natural_177_left_grade0", "natural_217_left_grade4")
+        ]
+    )
+
+
+def test_test_time_views_average_the_dihedral_views(tmp_path, sample_bytes):
+    """A card with "tta_views" averages the probabilities of the flipped/rotated images."""
+    import shutil
+
+    from ml.errors import WeightsError
+    from ml.grader import build_tiny_grader
+    from ml.model import write_card
+
+    base = build_tiny_grader(tmp_path / "base", seed=3)
+    tta = tmp_path / "tta"
+    shutil.copytree(tmp_path / "base", tta)
+    write_card(tta, dict(base.card, tta_views=["identity", "hflip", "vflip", "rot180"]))
+    grader = Grader.load(tta)
+    x = _tiny_batch(sample_bytes).astype(np.float32)
+    views = [x, x[:, :, ::-1], x[:, ::-1, :], x[:, ::-1, ::-1]]
+    expected = np.mean([base.predict_normalized(v) for v in views], axis=0)
+    assert np.allclose(grader.predict_normalized(x), expected, atol=1e-5)
+    assert not np.allclose(base.predict_normalized(x), expected, atol=1e-4)  # views differ
+    r = grader.grade([sample_bytes["natural_217_left_grade4"]])[0]
+    assert r.gradable and abs(sum(r.probabilities) - 1) < 1e-5
+
+    odd = tmp_path / "odd"
+    shutil.copytree(tmp_path / "base", odd)
+    write_card(odd, dict(base.card, tta_views=["identity", "transpose"]))
+    with pytest.raises(WeightsError, match="transpose"):
+        Grader.load(odd)
+
+
+def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
+    """A member marked "upsample" is rebuilt with its in-model resize, so its weights give the
+    same probabilities in the grader as in the model that was trained."""
+    import keras
+
+    from ml.grader import build_tiny_grader
+    from ml.model import WEIGHTS_FILE, build_full_model, save_weights_npz, sha256_file, write_card
+
+    base = build_tiny_grader(tmp_path / "base", seed=4)
+    keras.utils.set_random_seed(5)
+    up = build_full_model(64, width=0.25, upsample=96)
+    assert up.get_layer("upsample").output.shape[1:3] == (96, 96)
+    ens = tmp_path / "ens"
+    ens.mkdir()
+    import shutil
+
+    shutil.copyfile(tmp_path / "base" / WEIGHTS_FILE, ens / WEIGHTS_FILE)
+    save_weights_npz(up, ens / "model_e.weights.npz")
+    card = dict(base.card)
+    card["ensemble"] = [
+        {"weights_file": WEIGHTS_FILE, "sha256": sha256_file(ens / WEIGHTS_FILE), "weight": 0.5},
+        {
+            "weights_file": "model_e.weights.npz",
+            "sha256": sha256_file(ens / "model_e.weights.npz"),
+            "weight": 0.5,
+            "upsample": 96,
+        },
+    ]
+    write_card(ens, card)
+    grader = Grader.load(ens)
+    member = grader.members[1][0]
+    assert member.get_layer("upsample").output.shape[1:3] == (96, 96)
+    x = _tiny_batch(sample_bytes).astype(np.float32)
+    reloaded = np.asarray(member(x, training=False))
+    assert np.allclose(reloaded, np.asarray(up(x, training=False)), atol=2e-2)  # fp16 weights
+    expected = 0.5 * base.predict_normalized(x) + 0.5 * reloaded
+    assert np.allclose(grader.predict_normalized(x), expected, atol=1e-5)
