@@ -72,6 +72,15 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @admin_only
 def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deactivate only when the admin ticked the confirmation (it signs the user out at once)."""
+    if request.POST.get("confirm") != "yes":
+        subject = get_user_for_admin(pk)
+        messages.error(
+            request,
+            f"{subject.username} was not deactivated: tick the box to confirm that they will be "
+            "signed out and unable to sign in.",
+        )
+        return redirect("staff:user_detail", pk=subject.pk)
     return _user_action(
         request, pk, services.user_deactivate, "Deactivated {}; they are signed out."
     )

@@ -72,11 +72,17 @@ class Patient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.family_name.upper()}, {self.given_name} ({self.mrn})"
+        return f"{self.listing_name} ({self.mrn})"
 
     @property
     def full_name(self) -> str:
+        """Natural order, for addressing the patient (the letter): "Given Family"."""
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def listing_name(self) -> str:
+        """How lists, headings and reports name the patient: "FAMILY, Given"."""
+        return f"{self.family_name.upper()}, {self.given_name}"
 
     def age_on(self, day: datetime.date) -> int:
         dob = self.date_of_birth

@@ -58,6 +58,11 @@ class PatientAsSigned:
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    @property
+    def listing_name(self) -> str:
+        """How lists, headings and reports name the patient: "FAMILY, Given"."""
+        return f"{self.family_name.upper()}, {self.given_name}"
+
 
 def patient_as_signed(visit: Visit) -> tuple[Any, list[str]]:
     """(the patient as signed, the details the registry has changed since), for the report."""
@@ -183,7 +188,7 @@ def report_pdf(context: dict[str, Any]) -> bytes:
         Paragraph("AMENDED (see addenda)" if context["amended"] else "Final", s.body),
         _table(
             [
-                ["Patient", f"{patient.full_name} (MRN {patient.mrn})"],
+                ["Patient", f"{patient.listing_name} (MRN {patient.mrn})"],
                 ["Date of birth", f"{patient.date_of_birth:%Y-%m-%d}"],
                 *(
                     [["Registry", f"As at signing; {', '.join(changed)} changed since."]]

@@ -121,7 +121,13 @@ def test_deactivation_signs_the_user_out_keeps_their_records_and_blocks_sign_in(
 ):
     nurse_session = login(nurse)
     assert nurse_session.get(reverse("home")).status_code == 200
-    response = staff.post(reverse("staff:user_deactivate", kwargs={"pk": nurse.pk}))
+    unconfirmed = staff.post(reverse("staff:user_deactivate", kwargs={"pk": nurse.pk}), follow=True)
+    assert "tick the box to confirm" in unconfirmed.content.decode()
+    nurse.refresh_from_db()
+    assert nurse.is_active and not _events("user.deactivate")  # nothing happened
+    response = staff.post(
+        reverse("staff:user_deactivate", kwargs={"pk": nurse.pk}), {"confirm": "yes"}
+    )
     assert response.status_code == 302
     nurse.refresh_from_db()
     assert not nurse.is_active
@@ -138,7 +144,9 @@ def test_deactivation_signs_the_user_out_keeps_their_records_and_blocks_sign_in(
 
 def test_admin_cannot_deactivate_themselves(staff, admin_user):
     response = staff.post(
-        reverse("staff:user_deactivate", kwargs={"pk": admin_user.pk}), follow=True
+        reverse("staff:user_deactivate", kwargs={"pk": admin_user.pk}),
+        {"confirm": "yes"},
+        follow=True,
     )
     assert "cannot deactivate your own account" in response.content.decode()
     admin_user.refresh_from_db()

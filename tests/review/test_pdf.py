@@ -36,7 +36,7 @@ def test_report_pdf_with_both_eyes(nurse, patient, doctor):
         left="1",
     )
     text = pdf_text(login(doctor).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
-    assert patient.full_name in text and patient.mrn in text
+    assert patient.listing_name in text and patient.mrn in text
     assert "Right eye (OD)" in text and "Left eye (OS)" in text
     assert "2 · Moderate NPDR" in text and "1 · Mild NPDR" in text
     assert "Refer to ophthalmology, routine" in text
@@ -119,7 +119,7 @@ def test_a_later_registry_correction_does_not_rewrite_a_signed_report(nurse, pat
     from patients.models import Patient
 
     visit = sign(doctor, make_graded_visit(nurse=nurse, patient=patient), right="0", left="0")
-    signed_name = patient.full_name
+    signed_name = patient.listing_name  # reports: "FAMILY, Given"; the letter: "Given Family"
     Patient.objects.filter(pk=patient.pk).update(family_name="Corrected")
     client = login(doctor)
     text = pdf_text(client.get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
@@ -128,4 +128,4 @@ def test_a_later_registry_correction_does_not_rewrite_a_signed_report(nurse, pat
     page = client.get(reverse("screening:report", kwargs={"pk": visit.pk})).content.decode()
     assert signed_name in page and "family name changed since" in page
     letter = pdf_text(client.get(reverse("screening:letter_pdf", kwargs={"pk": visit.pk})))
-    assert signed_name in letter
+    assert f"Dear {patient.full_name}" in letter
