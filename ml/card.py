@@ -231,12 +231,15 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         "as `not_fundus` (they fail other checks instead).\n",
         "## Reproduce\n",
         "```\npip install -r ml/requirements-train.txt\n"
-        + train_cmd
-        + "  # ~1 h on a 2-core CPU, writes ml/weights\n"
+        + (
+            ""
+            if card.get("member_commands")
+            else train_cmd + "  # ~1 h on a 2-core CPU, writes ml/weights\n"
+        )
         + (
             "# model_b.weights.npz = approach B (effnetlite0-dr-1.0): the model.weights.npz "
             "written by `python -m ml.train --mode top --out DIR`\n"
-            if card.get("ensemble")
+            if card.get("ensemble") and not card.get("member_commands")
             else ""
         )
         + "".join(f"{c}\n" for c in card.get("member_commands", []))

@@ -1,7 +1,8 @@
 """Ship an ensemble of trained graders: member weights and test-time views chosen on tune.
 
-``python -m ml.ensemble --member C=ml/weights/model.weights.npz --member
-B=ml/weights/model_b.weights.npz --member E=/tmp/e_out/model.weights.npz@320 --out ml/weights``
+``python -m ml.ensemble --member B=/tmp/b/model.weights.npz --member C=/tmp/c/model.weights.npz
+--member E=/tmp/e/model.weights.npz@320 --out ml/weights`` (each path written by its own
+``python -m ml.train ... --out DIR``)
 
 Every member is an EfficientNet-Lite0 grader (``ml.model.build_full_model``) on the same 256 px
 preprocessed input; ``@N`` marks a member that upsamples its input to N px inside the model
@@ -67,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=CARD",
         help="model_card.json written by the member's own training run (training record)",
+    )
+    ap.add_argument(
+        "--member-command",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="the command that trained a member, for the card's Reproduce section",
     )
     ap.add_argument("--views", default="1,4", help="test-time view sets to try: 1, 2 and/or 4")
     ap.add_argument("--version", default="effnetlite0-dr-1.2")
@@ -274,6 +282,11 @@ def main(argv: list[str] | None = None) -> dict:
             )
             + f" --views {args.views}",
             "member_training": member_training,
+            "member_commands": [
+                f"{cmd}  # member {name}"
+                for name, cmd in (c.split("=", 1) for c in args.member_command)
+            ]
+            or card.get("member_commands", []),
             "ensemble_seconds": round(time.time() - t0),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

@@ -284,6 +284,8 @@ def finalize_full(
     )
     if upsample:
         command += f" --upsample {upsample}"
+    if getattr(args, "train_seed", None):
+        command += f" --train-seed {args.train_seed}"
     if ensemble:
         command += f" --ensemble-with ml/weights/{ENSEMBLE_B_FILE} --ensemble-weight {w_c}"
     card = {

@@ -126,7 +126,8 @@ def train_full(pre: dict, y: dict, args, cache: Path) -> tuple:
 
     from ml.train import choose_operating_points, class_weights, summarise
 
-    keras.utils.set_random_seed(args.seed)
+    seed = getattr(args, "train_seed", None) or args.seed  # the split keeps args.seed
+    keras.utils.set_random_seed(seed)
     model = build_model(args.freeze_below, dropout=0.3, upsample=args.upsample)
     late = [
         v
@@ -157,7 +158,7 @@ def train_full(pre: dict, y: dict, args, cache: Path) -> tuple:
     if early:
         opt_early.build(early)
     cw = tf.constant(class_weights(y["train"]).astype(np.float32))
-    augment = make_augment(pre["train"].shape[1], args.seed)
+    augment = make_augment(pre["train"].shape[1], seed)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="none")
 
     @tf.function(reduce_retracing=True)
@@ -173,7 +174,7 @@ def train_full(pre: dict, y: dict, args, cache: Path) -> tuple:
             opt_early.apply_gradients(zip(grads[len(late) :], early, strict=True))
         return loss
 
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     history: list[dict] = []
     best = -1.0
     best_ckpt = cache / "full_best.weights.h5"

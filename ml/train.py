@@ -283,7 +283,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "dr_ml_cache")
-    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument(
+        "--seed", type=int, default=2026, help="seed of the patient split (and training)"
+    )
+    ap.add_argument(
+        "--train-seed",
+        type=int,
+        default=None,
+        help="full mode: seed of initialisation order and augmentation (default: --seed)",
+    )
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-4)

@@ -51,7 +51,8 @@ def test_run_command_setup_grades_demo_images_without_redis_or_postgres(tmp_path
 
     def all_graded() -> list | None:
         jobs, visits = json.loads(manage(env, "shell", "-c", query).strip().splitlines()[-1])
-        return [jobs, visits] if jobs and set(jobs) == {"succeeded"} else None
+        done = jobs and set(jobs) == {"succeeded"} and "grading" not in visits
+        return [jobs, visits] if done else None  # the visits roll up just after the last job
 
     try:
         jobs, visits = wait_for(all_graded, timeout=240, what="the demo photographs to be graded")
