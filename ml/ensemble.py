@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the command that trained a member, for the card's Reproduce section",
     )
     ap.add_argument("--views", default="1,4", help="test-time view sets to try: 1, 2 and/or 4")
-    ap.add_argument("--version", default="effnetlite0-dr-1.2")
+    ap.add_argument("--version", default="effnetlite0-dr-1.3")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "eyepacs256")
     ap.add_argument("--natural", type=Path, default=DEFAULT_DATA / "eyepacs-natural")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "weights")
