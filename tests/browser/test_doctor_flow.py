@@ -78,5 +78,5 @@ def test_doctor_reviews_signs_and_downloads_the_pdf(page):
         page.get_by_role("button", name="Download PDF").click()
     pdf = PdfReader(io.BytesIO(download.value.path().read_bytes()))
     text = "\n".join(p.extract_text() for p in pdf.pages)
-    assert "Edith Clarke" in text and "Ada Okafor" in text
+    assert "CLARKE, Edith" in text and "Ada Okafor" in text
     assert "2 · Moderate NPDR" in text and "1 · Mild NPDR" in text
