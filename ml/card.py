@@ -205,6 +205,11 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         ),
         _shipped_sentence(appr, card.get("shipped")),
         "## Training\n",
+        "The recipe and run below are approach C's (`--mode full`); the ensemble members listed "
+        "after it were trained by their own runs with the same recipe and the changes their "
+        "commands show. Whether C itself ships is in the ensemble list above.\n"
+        if card.get("member_training")
+        else "",
         f"- {tr.get('optimizer')}; loss: {tr.get('loss')}",
         f"- augmentation: {tr.get('augmentation')}",
         f"- epochs {tr.get('epochs')}, batch {tr.get('batch_size')}, lr {tr.get('lr')}; "
