@@ -30,7 +30,7 @@ import numpy as np
 
 from ml import model as M
 from ml.data import find_image, read_labels
-from ml.finalize import _known_issues, natural_ids
+from ml.finalize import write_and_evaluate_card
 
 VIEW_SETS = {
     1: ("identity",),
@@ -152,7 +152,6 @@ def combine(members, probs, split: str, weights, n_views: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> dict:
     """Choose, ship and document the ensemble."""
-    from ml.card import evaluate_into_card, render_markdown
     from ml.data import patient_split
     from ml.train import choose_operating_points, preprocess_all, summarise
 
@@ -295,14 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
     if first["upsample"]:
         card["upsample"] = first["upsample"]
     card.pop("tta_hflip", None)
-    M.write_card(out, card)
-    if args.natural and (Path(args.natural) / "labels.csv").exists():
-        nat = natural_ids(Path(args.natural), ids["train"] + ids["tune"])
-        (out / "natural_eval_ids.txt").write_text("\n".join(nat) + "\n")
-    card = evaluate_into_card(out, args)
-    card["known_issues"] = _known_issues(card)
-    M.write_card(out, card)
-    (out / "MODEL_CARD.md").write_text(render_markdown(card, out))
+    card = write_and_evaluate_card(out, card, args, ids)
     print(json.dumps({k: card["evaluation"][k]["referable_auc"] for k in card["evaluation"]}))
     return card
 

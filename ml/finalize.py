@@ -340,12 +340,17 @@ def finalize_full(
         "shipped": {"approach": shipped_key, "reason": _ship_reason(shipped_key, approaches)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    return write_and_evaluate_card(out, card, args, ids)
+
+
+def write_and_evaluate_card(out: Path, card: dict, args, ids: dict) -> dict:
+    """Write the card, pick the unseen natural images, evaluate end to end, render MODEL_CARD.md."""
+    from ml.card import evaluate_into_card, render_markdown
+
     M.write_card(out, card)
     if args.natural and (Path(args.natural) / "labels.csv").exists():
         nat = natural_ids(Path(args.natural), ids["train"] + ids["tune"])
         (out / "natural_eval_ids.txt").write_text("\n".join(nat) + "\n")
-    from ml.card import evaluate_into_card, render_markdown
-
     card = evaluate_into_card(out, args)
     card["known_issues"] = _known_issues(card)
     M.write_card(out, card)
