@@ -58,6 +58,11 @@ def test_upload_is_graded_by_a_worker_and_the_visit_rolls_up(start_worker, nurse
         assert job.gradable is not None and job.started_at <= job.finished_at
         if job.gradable:
             assert job.predicted_grade in range(5) and job.heatmap.storage.exists(job.heatmap.name)
+    # the worker rolls the visit up just after committing the last result
+    wait_for(
+        lambda: Visit.objects.get(pk=visit.pk).status == Visit.Status.AWAITING_REVIEW,
+        what="the visit roll-up",
+    )
     visit.refresh_from_db()
     assert visit.status == Visit.Status.AWAITING_REVIEW
     assert visit.ai_overall_grade in {"0", "1", "2", "3", "4", "U"} and visit.ai_outcome
