@@ -1,14 +1,19 @@
-"""FHIR R4 export of a signed visit (see CLINICAL.md, "Interoperability").
+"""FHIR R4 export of a signed visit (see CLINICAL.md, "Interoperability"; docs/CLINICAL.md lists
+every code used here with its source).
 
 A `collection` Bundle holding the DiagnosticReport (status final, or amended once an addendum
-exists), one Observation per eye (ICDR grade as the value, DME and the AI's grade as components,
-laterality in bodySite with the SNOMED CT codes CLINICAL.md gives), the ImagingStudy with one
-series per eye (DICOM modality OP), the Patient and the signing Practitioner. Every reference is
-an `urn:uuid:` full URL of another entry, so the Bundle is self-contained. Ids are UUIDv5 of the
-visit, so exporting the same report twice gives the same ids.
+exists), one Observation per eye, the ImagingStudy with one series per eye (DICOM modality OP),
+the Patient and the signing Practitioner. Every reference is an `urn:uuid:` full URL of another
+entry, so the Bundle is self-contained. Ids are UUIDv5 of the visit, so exporting the same report
+twice gives the same ids.
 
-Grades, DME and outcomes have no standard code system that fits exactly, so they use DR Portal's
-own systems (`urn:dr-portal:...`); the text of every concept says what it means.
+Standard codes come first, so that a receiving system can read the report without knowing DR
+Portal: LOINC for what was observed (the report, each eye's DR severity and macular oedema, with
+LOINC's ICDR answer list), SNOMED CT for the findings (DR severity levels, DME present or absent)
+and for laterality. DR Portal's own codes (`urn:dr-portal:...`) follow as additional codings of
+the same concept, so nothing DR Portal knew is lost. An ungradable eye has no value: SNOMED CT and
+LOINC offer no verified concept for "ungradable photograph", so the Observation says why the value
+is absent (`dataAbsentReason`), with DR Portal's "U" beside it.
 """
 
 import uuid
@@ -18,63 +23,116 @@ from django.utils import timezone
 
 from patients.models import Patient
 from screening.models import Dme
-from screening.templatetags.screening_tags import ICDR_NAMES
+from screening.signed_report import EyeFinding, Person, SignedReport, grade_name
 
 SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
 DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 DRP_CONCEPTS = "urn:dr-portal:fhir:concepts"
 DRP_ICDR = "urn:dr-portal:fhir:icdr-grade"  # 0-4, and U for ungradable
 DRP_DME = "urn:dr-portal:fhir:dme"
 DRP_OUTCOME = "urn:dr-portal:fhir:outcome"
 DRP_PROFESSIONAL_ID = "urn:dr-portal:professional-id"
+DRP_USER = "urn:dr-portal:user"
+
+Coding = dict[str, str]
+
+
+def coding(system: str, code: str, display: str) -> Coding:
+    return {"system": system, "code": code, "display": display}
+
 
 # CLINICAL.md: laterality via bodySite, SNOMED 7771000 left eye, 24028007 right eye.
 EYE_SITE = {
-    "right": {"system": SNOMED, "code": "24028007", "display": "Right eye"},
-    "left": {"system": SNOMED, "code": "7771000", "display": "Left eye"},
+    "right": coding(SNOMED, "24028007", "Right eye"),
+    "left": coding(SNOMED, "7771000", "Left eye"),
 }
-OPHTHALMOLOGY = {"system": SNOMED, "code": "394594003", "display": "Ophthalmology"}
-MODALITY_OP = {"system": DICOM_DCM, "code": "OP", "display": "Ophthalmic photography"}
+OPHTHALMOLOGY = coding(SNOMED, "394594003", "Ophthalmology")
+MODALITY_OP = coding(DICOM_DCM, "OP", "Ophthalmic photography")
 # DICOM SOP class: Ophthalmic Photography 8 Bit Image Storage.
 SOP_OPHTHALMIC_PHOTOGRAPHY_8BIT = {
     "system": "urn:ietf:rfc:3986",
     "code": "urn:oid:1.2.840.10008.5.1.4.1.1.77.1.5.1",
 }
+
+# --- LOINC: what was observed --------------------------------------------------------------------
+REPORT_CODE = coding(LOINC, "104212-6", "Views screening for diabetic retinopathy of Eyes")
+DR_SEVERITY = {  # answer list LL2117-1 is the ICDR scale
+    "right": coding(
+        LOINC, "71491-5", "Right eye Diabetic retinopathy severity level by Ophthalmoscopy"
+    ),
+    "left": coding(
+        LOINC, "71490-7", "Left eye Diabetic retinopathy severity level by Ophthalmoscopy"
+    ),
+}
+MACULAR_OEDEMA = {
+    "right": coding(LOINC, "71489-9", "Right eye Macular edema by Ophthalmoscopy"),
+    "left": coding(LOINC, "71488-1", "Left eye Macular edema by Ophthalmoscopy"),
+}
+ICDR_LOINC_ANSWER = {  # LOINC answer list LL2117-1
+    "0": coding(LOINC, "LA18643-9", "No apparent retinopathy"),
+    "1": coding(LOINC, "LA18644-7", "Mild non-proliferative retinopathy"),
+    "2": coding(LOINC, "LA18645-4", "Moderate non-proliferative retinopathy"),
+    "3": coding(LOINC, "LA18646-2", "Severe non-proliferative retinopathy"),
+    "4": coding(LOINC, "LA18648-8", "Proliferative retinopathy"),
+}
+
+# --- SNOMED CT: the findings ---------------------------------------------------------------------
+ICDR_SNOMED = {
+    "1": coding(
+        SNOMED,
+        "312903003",
+        "Mild nonproliferative retinopathy co-occurrent and due to diabetes mellitus",
+    ),
+    "2": coding(
+        SNOMED,
+        "312904009",
+        "Moderate nonproliferative retinopathy co-occurrent and due to diabetes mellitus",
+    ),
+    "3": coding(
+        SNOMED,
+        "312905005",
+        "Severe nonproliferative retinopathy co-occurrent and due to diabetes mellitus",
+    ),
+    "4": coding(
+        SNOMED, "59276001", "Proliferative retinopathy co-occurrent and due to diabetes mellitus"
+    ),
+}
+NO_DR_SNOMED = {  # "no DR" is a statement about one eye: SNOMED CT has one per side
+    "right": coding(SNOMED, "390850007", "O/E - no right diabetic retinopathy"),
+    "left": coding(SNOMED, "390853009", "O/E - no left diabetic retinopathy"),
+}
+DME_SNOMED = {
+    Dme.PRESENT: coding(SNOMED, "52101004", "Present"),
+    Dme.ABSENT: coding(SNOMED, "2667000", "Absent"),
+}
+DIABETIC_MACULAR_OEDEMA = coding(
+    SNOMED, "312912001", "Macular edema co-occurrent and due to diabetes mellitus"
+)
+UNKNOWN = coding(DATA_ABSENT_REASON, "unknown", "Unknown")
+
 GENDER = {
     Patient.Sex.FEMALE: "female",
     Patient.Sex.MALE: "male",
     Patient.Sex.OTHER: "other",
     Patient.Sex.UNKNOWN: "unknown",
 }
-SEX_BY_LABEL = {label: value for value, label in Patient.Sex.choices}
-
-
-def sex_code(value: str) -> str:
-    """The registry's code for a sex given as a code or as its label (signed reports freeze the
-    label)."""
-    return value if value in Patient.Sex.values else SEX_BY_LABEL.get(value, Patient.Sex.UNKNOWN)
-
 
 ID_NAMESPACE = uuid.UUID("6f0b5c1e-2a4d-5e8f-9b1a-3c7d2e4f6a8b")
 
 
-def visit_bundle(context: dict[str, Any]) -> dict[str, Any]:
-    """The Bundle of one signed visit, from `screening.reports.report_context(visit)`."""
-    visit = context["visit"]
-    ids = _Ids(visit.pk)
-    status = "amended" if context["amended"] else "final"
-    patient = _patient(context["patient"], visit.site.code, ids)
-    signer = _practitioner(context["sign_off"].signed_by, ids.of("practitioner"))
-    study = _imaging_study(context, ids)
-    observations = [
-        _observation(context, section, ids, status)
-        for section in context["eyes"]
-        if section.reading is not None
-    ]
-    report = _diagnostic_report(context, ids, status, observations)
-    resources = [report, *observations, study, patient, signer]
+def visit_bundle(report: SignedReport) -> dict[str, Any]:
+    """The Bundle of one signed report (screening.signed_report.signed_report)."""
+    ids = _Ids(report.visit_id)
+    patient = _patient(report, ids)
+    signer = _practitioner(report.signed_by, ids.of("practitioner"))
+    study = _imaging_study(report, ids)
+    observations = [_observation(report, eye, ids) for eye in report.eyes if eye.read]
+    diagnostic_report = _diagnostic_report(report, ids, observations)
+    resources = [diagnostic_report, *observations, study, patient, signer]
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -95,8 +153,13 @@ class _Ids:
         return {"reference": f"urn:uuid:{self.of(what)}"}
 
 
-def _patient(patient: Any, site_code: str, ids: _Ids) -> dict[str, Any]:
-    """The patient as the report was signed (`report_context`'s patient)."""
+def _concept(*codings: Coding, text: str = "") -> dict[str, Any]:
+    return {"coding": list(codings), "text": text or codings[0]["display"]}
+
+
+def _patient(report: SignedReport, ids: _Ids) -> dict[str, Any]:
+    """The patient as the report was signed."""
+    patient = report.patient
     return {
         "resourceType": "Patient",
         "id": ids.of("patient"),
@@ -104,72 +167,97 @@ def _patient(patient: Any, site_code: str, ids: _Ids) -> dict[str, Any]:
             {
                 "use": "usual",
                 "type": {"coding": [{"system": V2_IDENTIFIER_TYPE, "code": "MR"}]},
-                "system": f"urn:dr-portal:site:{site_code}:mrn",
+                "system": f"urn:dr-portal:site:{report.site_code}:mrn",
                 "value": patient.mrn,
             }
         ],
-        "name": [{"family": patient.family_name, "given": [patient.given_name]}],
-        "gender": GENDER.get(sex_code(patient.sex), "unknown"),
+        "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
+        "gender": GENDER.get(patient.sex, "unknown"),
         "birthDate": patient.date_of_birth.isoformat(),
     }
 
 
-def _practitioner(user: Any, practitioner_id: str) -> dict[str, Any]:
-    resource: dict[str, Any] = {
+def _practitioner(person: Person, practitioner_id: str) -> dict[str, Any]:
+    """The signing doctor: their DR Portal account always identifies them; their professional
+    registration number too when recorded."""
+    name: dict[str, Any] = {"use": "official", "text": person.name}
+    if person.family_name:
+        name["family"] = person.family_name
+    if person.given_name:
+        name["given"] = [person.given_name]
+    identifiers = [{"use": "secondary", "system": DRP_USER, "value": person.username}]
+    if person.professional_id:
+        identifiers.insert(
+            0, {"use": "official", "system": DRP_PROFESSIONAL_ID, "value": person.professional_id}
+        )
+    return {
         "resourceType": "Practitioner",
         "id": practitioner_id,
-        "name": [{"text": str(user)}],
+        "identifier": identifiers,
+        "name": [name],
     }
-    if user.last_name:
-        resource["name"][0]["family"] = user.last_name
-    if user.professional_id:
-        resource["identifier"] = [{"system": DRP_PROFESSIONAL_ID, "value": user.professional_id}]
-    return resource
 
 
-def _grade_concept(code: str) -> dict[str, Any]:
-    display = ICDR_NAMES.get(code, f"Grade {code}") if code else "Not recorded"
-    return {"coding": [{"system": DRP_ICDR, "code": code, "display": display}], "text": display}
+def _local_grade(code: str) -> Coding:
+    return coding(DRP_ICDR, code, grade_name(code))
 
 
-def _concept(system: str, code: str, display: str) -> dict[str, Any]:
-    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+def grade_value(eye: str, code: str) -> dict[str, Any]:
+    """`valueCodeableConcept` or `dataAbsentReason` of an ICDR eye grade ("0"-"4", "U")."""
+    if code == "U":
+        return {"dataAbsentReason": _concept(UNKNOWN, _local_grade("U"), text="Ungradable")}
+    standard = ICDR_SNOMED.get(code) or NO_DR_SNOMED[eye]
+    return {
+        "valueCodeableConcept": _concept(
+            standard, ICDR_LOINC_ANSWER[code], _local_grade(code), text=grade_name(code)
+        )
+    }
 
 
-def _observation(context: dict[str, Any], section: Any, ids: _Ids, status: str) -> dict[str, Any]:
-    reading = section.reading
+def dme_value(dme: str) -> dict[str, Any]:
+    local = coding(DRP_DME, dme, Dme(dme).label)
+    if dme in DME_SNOMED:
+        return {"valueCodeableConcept": _concept(DME_SNOMED[dme], local, text=local["display"])}
+    return {"dataAbsentReason": _concept(UNKNOWN, local, text=local["display"])}
+
+
+def _observation(report: SignedReport, eye: EyeFinding, ids: _Ids) -> dict[str, Any]:
     components = [
         {
-            "code": _concept(DRP_CONCEPTS, "dme", "Diabetic macular oedema"),
-            "valueCodeableConcept": _concept(DRP_DME, reading.dme, Dme(reading.dme).label),
+            "code": _concept(
+                MACULAR_OEDEMA[eye.eye], coding(DRP_CONCEPTS, "dme", "Diabetic macular oedema")
+            ),
+            **dme_value(eye.dme),
         }
     ]
-    if section.ai_grade:
+    if eye.ai_grade:
         components.append(
             {
                 "code": _concept(
-                    DRP_CONCEPTS, "ai-grade", "AI grade of the eye (decision support only)"
+                    coding(DRP_CONCEPTS, "ai-grade", "AI grade of the eye (decision support only)")
                 ),
-                "valueCodeableConcept": _grade_concept(section.ai_grade),
+                **grade_value(eye.eye, eye.ai_grade),
             }
         )
-    notes = [text for text in (reading.ungradable_reason, reading.comment) if text]
+    notes = [text for text in (eye.ungradable_reason, eye.comment) if text]
     observation: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": ids.of(f"observation/{section.eye}"),
-        "status": status,
+        "id": ids.of(f"observation/{eye.eye}"),
+        "status": report.status,
         "category": [
             {"coding": [{"system": OBSERVATION_CATEGORY, "code": "exam", "display": "Exam"}]}
         ],
         "code": _concept(
-            DRP_CONCEPTS, "icdr-eye-grade", "Diabetic retinopathy grade of one eye (ICDR)"
+            DR_SEVERITY[eye.eye],
+            coding(DRP_CONCEPTS, "icdr-eye-grade", "Diabetic retinopathy grade of one eye (ICDR)"),
         ),
         "subject": ids.ref("patient"),
-        "effectiveDateTime": context["visit"].visit_date.isoformat(),
-        "issued": context["sign_off"].signed_at.isoformat(),
+        "effectiveDateTime": report.visit_date.isoformat(),
+        "issued": report.signed_at.isoformat(),
         "performer": [ids.ref("practitioner")],
-        "valueCodeableConcept": _grade_concept(reading.code),
-        "bodySite": {"coding": [EYE_SITE[section.eye]], "text": EYE_SITE[section.eye]["display"]},
+        **grade_value(eye.eye, eye.grade),
+        "bodySite": _concept(EYE_SITE[eye.eye]),
+        "method": {"text": "Doctor's grading of colour fundus photographs (ICDR scale)"},
         "derivedFrom": [ids.ref("imaging-study")],
         "component": components,
     }
@@ -178,29 +266,28 @@ def _observation(context: dict[str, Any], section: Any, ids: _Ids, status: str) 
     return observation
 
 
-def _imaging_study(context: dict[str, Any], ids: _Ids) -> dict[str, Any]:
-    visit = context["visit"]
+def _imaging_study(report: SignedReport, ids: _Ids) -> dict[str, Any]:
     series = []
-    for number, section in enumerate(context["eyes"], start=1):
-        if not section.rows:
+    for number, eye in enumerate(report.eyes, start=1):
+        if not eye.images:
             continue
         series.append(
             {
-                "uid": _dicom_uid(uuid.UUID(ids.of(f"series/{section.eye}"))),
+                "uid": _dicom_uid(uuid.UUID(ids.of(f"series/{eye.eye}"))),
                 "number": number,
                 "modality": MODALITY_OP,
-                "description": section.label,
-                "numberOfInstances": len(section.rows),
-                "bodySite": EYE_SITE[section.eye],
-                "laterality": EYE_SITE[section.eye],
+                "description": eye.label,
+                "numberOfInstances": len(eye.images),
+                "bodySite": EYE_SITE[eye.eye],
+                "laterality": EYE_SITE[eye.eye],
                 "instance": [
                     {
-                        "uid": _dicom_uid(row.image.pk),
+                        "uid": _dicom_uid(image.image_id),
                         "sopClass": SOP_OPHTHALMIC_PHOTOGRAPHY_8BIT,
                         "number": index,
-                        "title": row.image.get_field_display(),
+                        "title": image.field_label,
                     }
-                    for index, row in enumerate(section.rows, start=1)
+                    for index, image in enumerate(eye.images, start=1)
                 ],
             }
         )
@@ -216,7 +303,7 @@ def _imaging_study(context: dict[str, Any], ids: _Ids) -> dict[str, Any]:
         "status": "available",
         "modality": [MODALITY_OP],
         "subject": ids.ref("patient"),
-        "started": visit.created_at.isoformat(),
+        "started": report.visit_started_at.isoformat(),
         "numberOfSeries": len(series),
         "numberOfInstances": sum(s["numberOfInstances"] for s in series),
         "description": "Colour fundus photographs, diabetic retinopathy screening",
@@ -227,35 +314,51 @@ def _imaging_study(context: dict[str, Any], ids: _Ids) -> dict[str, Any]:
     return study
 
 
+def _conclusion_codes(report: SignedReport) -> list[dict[str, Any]]:
+    """SNOMED CT findings of the visit (the worse eye's DR level, DME in either eye) and DR
+    Portal's outcome."""
+    codes = []
+    if report.overall_grade in ICDR_SNOMED:
+        codes.append(_concept(ICDR_SNOMED[report.overall_grade]))
+    if any(eye.dme == Dme.PRESENT for eye in report.eyes):
+        codes.append(_concept(DIABETIC_MACULAR_OEDEMA))
+    if report.outcome:
+        codes.append(_concept(coding(DRP_OUTCOME, report.outcome.key, report.outcome.label)))
+    return codes
+
+
 def _diagnostic_report(
-    context: dict[str, Any], ids: _Ids, status: str, observations: list[dict[str, Any]]
+    report: SignedReport, ids: _Ids, observations: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    final, visit = context["final"], context["visit"]
-    conclusion = f"Overall grade (worse eye): {_grade_concept(final.overall_grade)['text']}."
-    if final.outcome:
-        conclusion += f" Outcome: {final.outcome.label}."
-    for addendum in context["addenda"]:
+    overall = report.overall_grade_name or "Not recorded"
+    conclusion = f"Overall grade (worse eye): {overall}."
+    if report.outcome:
+        conclusion += f" Outcome: {report.outcome.label}."
+    for addendum in report.addenda:
         conclusion += f" Addendum ({addendum.created_at:%Y-%m-%d}, {addendum.reason}): "
         conclusion += addendum.text
-    report: dict[str, Any] = {
+    resource: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": ids.of("diagnostic-report"),
-        "identifier": [{"system": "urn:dr-portal:visit", "value": str(visit.pk)}],
-        "status": status,
+        "identifier": [{"system": "urn:dr-portal:visit", "value": str(report.visit_id)}],
+        "status": report.status,
         "category": [{"coding": [OPHTHALMOLOGY]}],
-        "code": _concept(DRP_CONCEPTS, "dr-screening", "Diabetic retinopathy screening report"),
+        "code": _concept(
+            REPORT_CODE,
+            coding(DRP_CONCEPTS, "dr-screening", "Diabetic retinopathy screening report"),
+        ),
         "subject": ids.ref("patient"),
-        "effectiveDateTime": visit.visit_date.isoformat(),
-        "issued": context["sign_off"].signed_at.isoformat(),
+        "effectiveDateTime": report.visit_date.isoformat(),
+        "issued": report.signed_at.isoformat(),
         "performer": [ids.ref("practitioner")],
         "resultsInterpreter": [ids.ref("practitioner")],
         "result": [{"reference": f"urn:uuid:{o['id']}"} for o in observations],
         "imagingStudy": [ids.ref("imaging-study")],
         "conclusion": conclusion,
     }
-    if final.outcome:
-        report["conclusionCode"] = [_concept(DRP_OUTCOME, final.outcome.key, final.outcome.label)]
-    return report
+    if codes := _conclusion_codes(report):
+        resource["conclusionCode"] = codes
+    return resource
 
 
 def _dicom_uid(value: uuid.UUID) -> str:

@@ -1,6 +1,7 @@
 """What the API reads and writes. Validation of content (dates, MRN uniqueness, uploads) stays in
 the models and services; serializers only parse types and shape answers."""
 
+from dataclasses import asdict
 from typing import Any
 
 from django.urls import reverse
@@ -9,13 +10,13 @@ from rest_framework import serializers
 
 from accounts.models import ApiToken, Site
 from accounts.roles import ROLE_LABELS, roles_of, sites_for
-from api.fhir import sex_code
 from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
 from screening.selectors import signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
+from screening.signed_report import SignedReport
 
 # --- patients -------------------------------------------------------------------------------------
 
@@ -299,66 +300,61 @@ class ReportSerializer(serializers.Serializer):
     fhir_url = serializers.CharField()
 
 
-def report_data(context: dict[str, Any]) -> dict[str, Any]:
-    """The JSON report from `screening.reports.report_context` (the same facts as the PDF)."""
-    visit, final, sign_off = context["visit"], context["final"], context["sign_off"]
-    eyes = []
-    for section in context["eyes"]:
-        reading = section.reading
-        if reading is None:
-            continue
-        eyes.append(
-            {
-                "eye": section.eye,
-                "grade": reading.code,
-                "gradable": reading.gradable,
-                "ungradable_reason": reading.ungradable_reason,
-                "dme": reading.dme,
-                "ai_grade": section.ai_grade,
-                "comment": reading.comment,
-            }
-        )
+def report_data(report: SignedReport) -> dict[str, Any]:
+    """The JSON report: the same `SignedReport` the PDF, letter and FHIR export read."""
     return {
-        "visit": visit.pk,
-        "status": "amended" if context["amended"] else "final",
+        "visit": report.visit_id,
+        "status": report.status,
         "patient": {
-            "id": visit.patient_id,
-            **{
-                name: getattr(context["patient"], name)
-                for name in ("mrn", "given_name", "family_name", "date_of_birth")
-            },
-            "sex": sex_code(context["patient"].sex),
+            "id": report.patient.registry_id,
+            "mrn": report.patient.mrn,
+            "given_name": report.patient.given_name,
+            "family_name": report.patient.family_name,
+            "date_of_birth": report.patient.date_of_birth,
+            "sex": report.patient.sex,
         },
-        "registry_changed": context.get("registry_changed", []),
-        "site": visit.site.name,
-        "visit_date": visit.visit_date,
-        "camera": visit.camera,
-        "overall_grade": final.overall_grade,
-        "referable": final.referable,
-        "outcome": OutcomeSerializer(final.outcome).data if final.outcome else None,
-        "outcome_reason": final.outcome_reason,
-        "comment": final.comment,
-        "eyes": eyes,
-        "readings": [
-            {"round": r.round, "reader": str(r.reader), "submitted_at": r.submitted_at}
-            for r in context["reviews"]
+        "registry_changed": list(report.registry_changed),
+        "site": report.site_name,
+        "visit_date": report.visit_date,
+        "camera": report.camera,
+        "overall_grade": report.overall_grade,
+        "referable": report.referable,
+        "outcome": asdict(report.outcome) if report.outcome else None,
+        "outcome_reason": report.outcome_reason,
+        "comment": report.comment,
+        "eyes": [
+            {
+                "eye": eye.eye,
+                "grade": eye.grade,
+                "gradable": eye.gradable,
+                "ungradable_reason": eye.ungradable_reason,
+                "dme": eye.dme,
+                "ai_grade": eye.ai_grade,
+                "comment": eye.comment,
+            }
+            for eye in report.eyes
+            if eye.read
         ],
-        "signed_by": str(sign_off.signed_by),
-        "signed_by_professional_id": sign_off.signed_by.professional_id,
-        "signed_at": sign_off.signed_at,
-        "ai_model_versions": context["model_versions"],
-        "ai_statement": context["ai_statement"],
+        "readings": [
+            {"round": r.round, "reader": r.reader.name, "submitted_at": r.submitted_at}
+            for r in report.readings
+        ],
+        "signed_by": report.signed_by.name,
+        "signed_by_professional_id": report.signed_by.professional_id,
+        "signed_at": report.signed_at,
+        "ai_model_versions": list(report.model_versions),
+        "ai_statement": report.ai_statement,
         "addenda": [
             {
-                "author": str(a.author),
+                "author": a.author.name,
                 "created_at": a.created_at,
                 "reason": a.reason,
                 "text": a.text,
             }
-            for a in context["addenda"]
+            for a in report.addenda
         ],
-        "pdf_url": reverse("api:visit-report-pdf", kwargs={"pk": visit.pk}),
-        "fhir_url": reverse("api:visit-fhir", kwargs={"pk": visit.pk}),
+        "pdf_url": reverse("api:visit-report-pdf", kwargs={"pk": report.visit_id}),
+        "fhir_url": reverse("api:visit-fhir", kwargs={"pk": report.visit_id}),
     }
 
 

@@ -25,7 +25,7 @@ from api.filters import PatientFilter, VisitFilter
 from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
-from screening.reports import report_context, report_pdf
+from screening.reports import report_pdf
 from screening.selectors import (
     get_image_with_gradings_for_user,
     get_signed_visit_for_user,
@@ -37,6 +37,7 @@ from screening.selectors import (
 )
 from screening.services.images import image_attach
 from screening.services.visits import visit_create
+from screening.signed_report import signed_report
 
 SEARCH_MAX_LENGTH = 100
 # Room for the multipart envelope and form fields around one photograph of the maximum size.
@@ -227,7 +228,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
     def report(self, request: Request, pk: int) -> Response:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.view", visit)
-        return Response(s.report_data(report_context(visit)))
+        return Response(s.report_data(signed_report(visit)))
 
     @extend_schema(
         summary="The signed report as PDF",
@@ -237,7 +238,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
     def report_pdf(self, request: Request, pk: int) -> HttpResponse:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.download", visit)
-        response = HttpResponse(report_pdf(report_context(visit)), content_type="application/pdf")
+        response = HttpResponse(report_pdf(signed_report(visit)), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="report-{visit.pk}.pdf"'
         response["Cache-Control"] = "private, no-store"
         return response
@@ -253,7 +254,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
     def fhir(self, request: Request, pk: int) -> Response:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.fhir_export", visit)
-        return Response(visit_bundle(report_context(visit)))
+        return Response(visit_bundle(signed_report(visit)))
 
 
 # --- photographs ----------------------------------------------------------------------------------

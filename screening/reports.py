@@ -1,12 +1,10 @@
-"""The signed report and the patient letter, as HTML context and as PDF (reportlab).
+"""The signed report and the patient letter as PDF (reportlab), and the letter's plain text.
 
-Both are built from one `report_context()` of a signed visit, so the HTML page, the PDF and the
-letter always say the same thing. Contents follow CLINICAL.md ("What a signed report contains").
+Every function here reads one `SignedReport` (screening.signed_report), the object the HTML pages,
+the API and the FHIR export read too, so they always say the same thing.
 """
 
-import datetime
 import io
-from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -25,118 +23,21 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
-from screening.models import EyeReading, Review, Visit
-from screening.selectors import ImageRow, addenda_for_visit, signed_ai_rows
-from screening.templatetags.screening_tags import ICDR_NAMES
-
-AI_STATEMENT = (
-    "The AI grade is decision support only, produced by an automated grader for a qualified "
-    "doctor. The grades, DME and outcome in this report are the doctors' decisions."
-)
+from screening.signed_report import EyeFinding, ImageResult, SignedReport, grade_name
 
 
-@dataclass(frozen=True)
-class EyeSection:
-    eye: str
-    label: str
-    reading: EyeReading | None
-    ai_grade: str
-    rows: list[ImageRow]
-
-
-@dataclass(frozen=True)
-class PatientAsSigned:
-    """The patient as the signed report states them (SignOff.patient_as_signed)."""
-
-    mrn: str
-    given_name: str
-    family_name: str
-    date_of_birth: datetime.date
-    sex: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
-
-    @property
-    def listing_name(self) -> str:
-        """How lists, headings and reports name the patient: "FAMILY, Given"."""
-        return f"{self.family_name.upper()}, {self.given_name}"
-
-
-def patient_as_signed(visit: Visit) -> tuple[Any, list[str]]:
-    """(the patient as signed, the details the registry has changed since), for the report."""
-    from screening.services.review import patient_details
-
-    frozen = visit.sign_off.patient_as_signed
-    if not frozen:  # signed before the details were frozen: the registry is all there is
-        return visit.patient, []
-    now = patient_details(visit.patient)
-    changed = [LABELS.get(key, key) for key in frozen if frozen[key] != now.get(key)]
-    patient = PatientAsSigned(
-        **{**frozen, "date_of_birth": datetime.date.fromisoformat(frozen["date_of_birth"])}
-    )
-    return patient, changed
-
-
-LABELS = {"mrn": "MRN", "given_name": "given name", "family_name": "family name"}
-LABELS |= {"date_of_birth": "date of birth", "sex": "sex"}
-
-
-def report_context(visit: Visit) -> dict[str, Any]:
-    """Everything the report and the letter show, of a signed visit (get_signed_visit_for_user)."""
-    sign_off = visit.sign_off
-    final = sign_off.review
-    reviews = sorted(
-        (r for r in visit.reviews.all() if r.is_submitted),
-        key=lambda r: list(Review.Round.values).index(r.round),
-    )
-    final = next((r for r in reviews if r.pk == final.pk), final)
-    readings = {r.eye: r for r in final.eye_readings.all()}
-    ai_rows = dict(signed_ai_rows(visit))
-    eyes = [
-        EyeSection(
-            eye=eye,
-            label=label,
-            reading=readings.get(eye),
-            ai_grade=visit.ai_grade_right if eye == "right" else visit.ai_grade_left,
-            rows=ai_rows.get(label, []),
-        )
-        for eye, label in (("right", "Right eye (OD)"), ("left", "Left eye (OS)"))
-    ]
-    models = sorted({row.job.model_version for e in eyes for row in e.rows if row.job})
-    patient, registry_changed = patient_as_signed(visit)
-    return {
-        "visit": visit,
-        "patient": patient,
-        "registry_changed": registry_changed,
-        "sign_off": sign_off,
-        "final": final,
-        "reviews": reviews,
-        "eyes": eyes,
-        "addenda": list(addenda_for_visit(visit)),
-        "model_versions": models,
-        "ai_statement": AI_STATEMENT,
-        "amended": visit.addenda.exists(),
-    }
-
-
-def visual_acuity(visit: Visit) -> str:
+def visual_acuity(report: SignedReport) -> str:
     """Right eye first, as everywhere in DR Portal."""
-    right, left = visit.visual_acuity_right or "—", visit.visual_acuity_left or "—"
+    right, left = report.visual_acuity_right or "—", report.visual_acuity_left or "—"
     return f"Right {right} · Left {left}"
 
 
 def grade_text(code: str) -> str:
-    return f"{code} · {ICDR_NAMES.get(code, '')}" if code else "—"
+    return f"{code} · {grade_name(code)}" if code else "—"
 
 
 def _when(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-def _person(user: Any) -> str:
-    return user.get_full_name() or user.username
 
 
 class _Styles:
@@ -178,94 +79,96 @@ def _picture(stored: Any, size: float = 32 * mm) -> Flowable | str:
     return Image(data, width=size, height=size, kind="proportional")
 
 
-def report_pdf(context: dict[str, Any]) -> bytes:
+def report_pdf(report: SignedReport) -> bytes:
     """The signed report as a PDF document."""
     s = _Styles()
-    visit, patient, sign_off = context["visit"], context["patient"], context["sign_off"]
-    final: Review = context["final"]
+    patient = report.patient
     story: list[Flowable] = [
         Paragraph("Diabetic retinopathy screening report", s.title),
-        Paragraph("AMENDED (see addenda)" if context["amended"] else "Final", s.body),
+        Paragraph("AMENDED (see addenda)" if report.amended else "Final", s.body),
         _table(
             [
                 ["Patient", f"{patient.listing_name} (MRN {patient.mrn})"],
-                ["Date of birth", f"{patient.date_of_birth:%Y-%m-%d}"],
+                ["Date of birth, sex", f"{patient.date_of_birth:%Y-%m-%d} · {patient.sex_label}"],
                 *(
                     [["Registry", f"As at signing; {', '.join(changed)} changed since."]]
-                    if (changed := context["registry_changed"])
+                    if (changed := report.registry_changed)
                     else []
                 ),
-                ["Visit date", f"{visit.visit_date:%Y-%m-%d}"],
-                ["Site", str(visit.site)],
-                ["Camera", visit.camera or "—"],
-                ["Dilated", "Yes" if visit.dilated else "No"],
-                ["Visual acuity", visual_acuity(visit)],
+                ["Visit date", f"{report.visit_date:%Y-%m-%d}"],
+                ["Site", report.site_name],
+                ["Camera", report.camera or "—"],
+                ["Dilated", "Yes" if report.dilated else "No"],
+                ["Visual acuity", visual_acuity(report)],
             ],
             [40 * mm, 130 * mm],
         ),
         Paragraph("Result", s.h2),
         _table(
             [
-                ["Overall grade (worse eye)", grade_text(final.overall_grade)],
-                ["Referable DR", {True: "Yes", False: "No"}.get(final.referable, "Unknown")],
-                ["Outcome", final.outcome.label if final.outcome else "—"],
+                ["Overall grade (worse eye)", grade_text(report.overall_grade)],
+                ["Referable DR", {True: "Yes", False: "No"}.get(report.referable, "Unknown")],
+                ["Outcome", report.outcome.label if report.outcome else "—"],
             ]
-            + ([["Outcome changed because", final.outcome_reason]] if final.outcome_reason else []),
+            + (
+                [["Outcome changed because", report.outcome_reason]]
+                if report.outcome_reason
+                else []
+            ),
             [50 * mm, 120 * mm],
         ),
     ]
-    for section in context["eyes"]:
-        story += _eye_story(section, s)
+    for eye in report.eyes:
+        story += _eye_story(eye, s)
     story += [
         Paragraph("AI decision support", s.h2),
-        Paragraph(escape(AI_STATEMENT), s.body),
-        Paragraph(f"Model version: {escape(', '.join(context['model_versions']) or '—')}", s.body),
+        Paragraph(escape(report.ai_statement), s.body),
+        Paragraph(f"Model version: {escape(', '.join(report.model_versions) or '—')}", s.body),
         Paragraph("Readers and signature", s.h2),
         _table(
             [["Reading", "Doctor", "Submitted", "Overall"]]
             + [
-                [r.get_round_display(), _person(r.reader), _when(r.submitted_at), r.overall_grade]
-                for r in context["reviews"]
+                [r.round_label, r.reader.name, _when(r.submitted_at), r.overall_grade]
+                for r in report.readings
             ]
-            + [["Signed", _person(sign_off.signed_by), _when(sign_off.signed_at), ""]]
+            + [["Signed", report.signed_by.name, _when(report.signed_at), ""]]
         ),
     ]
-    if final.comment:
-        story.append(Paragraph(f"Comment: {escape(final.comment)}", s.body))
-    if context["addenda"]:
+    if report.comment:
+        story.append(Paragraph(f"Comment: {escape(report.comment)}", s.body))
+    if report.addenda:
         story.append(Paragraph("Addenda", s.h2))
-        for addendum in context["addenda"]:
+        for addendum in report.addenda:
             story += [
                 Paragraph(
-                    f"<b>{_when(addendum.created_at)}, {escape(_person(addendum.author))}</b> — "
+                    f"<b>{_when(addendum.created_at)}, {escape(addendum.author.name)}</b> — "
                     f"reason: {escape(addendum.reason)}",
                     s.body,
                 ),
                 Paragraph(escape(addendum.text), s.body),
             ]
-    return _build(story, title=f"Screening report {visit.visit_date:%Y-%m-%d}")
+    return _build(story, title=f"Screening report {report.visit_date:%Y-%m-%d}")
 
 
-def _eye_story(section: EyeSection, s: _Styles) -> list[Flowable]:
-    reading = section.reading
+def _eye_story(eye: EyeFinding, s: _Styles) -> list[Flowable]:
     rows = [
-        ["Doctor's grade", grade_text(reading.code) if reading else "—"],
-        ["Gradable", ("Yes" if reading.gradable else "No") if reading else "—"],
-        ["DME", reading.get_dme_display() if reading else "—"],
+        ["Doctor's grade", grade_text(eye.grade)],
+        ["Gradable", ("Yes" if eye.gradable else "No") if eye.read else "—"],
+        ["DME", eye.dme_label or "—"],
     ]
-    if reading and not reading.gradable:
-        rows.append(["Why ungradable", reading.ungradable_reason])
-    if reading and reading.comment:
-        rows.append(["Comment", reading.comment])
-    rows.append(["AI grade (decision support)", grade_text(section.ai_grade)])
-    story: list[Flowable] = [Paragraph(section.label, s.h2), _table(rows, [50 * mm, 120 * mm])]
+    if eye.read and not eye.gradable:
+        rows.append(["Why ungradable", eye.ungradable_reason])
+    if eye.comment:
+        rows.append(["Comment", eye.comment])
+    rows.append(["AI grade (decision support)", grade_text(eye.ai_grade)])
+    story: list[Flowable] = [Paragraph(eye.label, s.h2), _table(rows, [50 * mm, 120 * mm])]
     images = [["Photograph", "Heatmap", "Field, quality and AI result"]]
-    for row in section.rows:
+    for image in eye.images:
         images.append(
             [
-                _picture(row.image.thumbnail),
-                _picture(row.job.heatmap if row.job else None),
-                Paragraph(_image_facts(row), s.small),
+                _picture(image.thumbnail),
+                _picture(image.heatmap),
+                Paragraph(_image_facts(image), s.small),
             ]
         )
     if len(images) > 1:
@@ -273,38 +176,36 @@ def _eye_story(section: EyeSection, s: _Styles) -> list[Flowable]:
     return story
 
 
-def _image_facts(row: ImageRow) -> str:
-    job, image = row.job, row.image
-    facts = [f"{image.get_field_display()}, {image.width}×{image.height} px"]
-    if job is None or job.status != "succeeded":
+def _image_facts(image: ImageResult) -> str:
+    facts = [f"{image.field_label}, {image.width}×{image.height} px"]
+    if image.ai_result == "none":
         facts.append("AI: no result")
-    elif not job.gradable:
-        facts.append(f"Quality: ungradable ({escape(job.quality_detail or job.quality_reason)})")
+    elif image.ai_result == "ungradable":
+        facts.append(f"Quality: ungradable ({escape(image.quality_detail)})")
     else:
-        probs = ", ".join(f"{g}: {100 * p:.0f}%" for g, p in job.probability_rows)
+        probs = ", ".join(f"{g}: {100 * p:.0f}%" for g, p in image.probabilities)
         facts += [
             "Quality: gradable",
-            f"AI grade {job.predicted_grade}; probabilities {probs}",
-            f"Model {escape(job.model_version)}",
+            f"AI grade {image.predicted_grade}; probabilities {probs}",
+            f"Model {escape(image.model_version)}",
         ]
     return "<br/>".join(facts)
 
 
-def letter_text(context: dict[str, Any]) -> dict[str, str]:
-    """The patient letter in plain language, from the same data as the report."""
-    final: Review = context["final"]
-    outcome = final.outcome
-    if final.overall_grade == "U" and not final.referable:
+def letter_text(report: SignedReport) -> dict[str, str]:
+    """The patient letter in plain language, from the same report."""
+    outcome = report.outcome
+    if report.overall_grade == "U" and not report.referable:
         finding = (
             "We could not see the back of one or both of your eyes clearly enough on the "
             "photographs. This is common and is not a diagnosis."
         )
-    elif final.referable:
+    elif report.referable:
         finding = (
             "The photographs show changes in the back of your eye caused by diabetes that an eye "
             "specialist should look at."
         )
-    elif final.overall_grade == "1":
+    elif report.overall_grade == "1":
         finding = (
             "The photographs show small, early changes caused by diabetes. They do not need "
             "treatment now, but we will keep checking."
@@ -338,27 +239,26 @@ def letter_text(context: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def letter_pdf(context: dict[str, Any]) -> bytes:
+def letter_pdf(report: SignedReport) -> bytes:
     """The patient letter as a PDF document."""
     s = _Styles()
-    visit, patient, text = context["visit"], context["patient"], letter_text(context)
-    signer = context["sign_off"].signed_by
+    text = letter_text(report)
     story: list[Flowable] = [
-        Paragraph(escape(str(visit.site)), s.body),
-        Paragraph(f"{timezone.localtime(context['sign_off'].signed_at):%d %B %Y}", s.body),
+        Paragraph(escape(report.site_name), s.body),
+        Paragraph(f"{timezone.localtime(report.signed_at):%d %B %Y}", s.body),
         Spacer(1, 6 * mm),
-        Paragraph(f"Dear {escape(patient.full_name)},", s.body),
+        Paragraph(f"Dear {escape(report.patient.full_name)},", s.body),
         Paragraph(
-            f"Thank you for coming to your diabetic eye screening on {visit.visit_date:%d %B %Y}.",
+            f"Thank you for coming to your diabetic eye screening on {report.visit_date:%d %B %Y}.",
             s.body,
         ),
         Paragraph(escape(text["finding"]), s.body),
         Paragraph(escape(text["next_step"]), s.body),
         Paragraph(escape(text["advice"]), s.body),
         Spacer(1, 6 * mm),
-        Paragraph(f"Yours sincerely,<br/>{escape(_person(signer))}", s.body),
+        Paragraph(f"Yours sincerely,<br/>{escape(report.signed_by.name)}", s.body),
     ]
-    if context["amended"]:
+    if report.amended:
         story.append(
             Paragraph("This letter reflects your report including later corrections.", s.small)
         )

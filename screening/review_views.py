@@ -14,7 +14,7 @@ from accounts.roles import READ_ROLES, Role, sites_for
 from audit.services import audit_record
 from screening.dashboard import dashboard_context
 from screening.models import Dme, OutcomeRule, Review, Visit
-from screening.reports import letter_pdf, letter_text, report_context, report_pdf
+from screening.reports import letter_pdf, letter_text, report_pdf
 from screening.review_forms import (
     AddendumForm,
     EyeReadingForm,
@@ -40,6 +40,7 @@ from screening.services.review import (
     review_submit,
     review_withdraw,
 )
+from screening.signed_report import signed_report
 
 WORKLIST_PAGE_SIZE = 50
 
@@ -281,23 +282,23 @@ def addendum_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 def report_view(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="report.view", obj=visit, request=request)
-    return render(request, "screening/review/report.html", report_context(visit))
+    return render(request, "screening/review/report.html", {"report": signed_report(visit)})
 
 
 @role_required(*READ_ROLES)
 def report_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="report.download", obj=visit, request=request)
-    return _pdf(report_pdf(report_context(visit)), f"report-{visit.pk}.pdf")
+    return _pdf(report_pdf(signed_report(visit)), f"report-{visit.pk}.pdf")
 
 
 @role_required(*READ_ROLES)
 def letter_view(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="letter.view", obj=visit, request=request)
-    context = report_context(visit)
+    report = signed_report(visit)
     return render(
-        request, "screening/review/letter.html", {**context, "letter": letter_text(context)}
+        request, "screening/review/letter.html", {"report": report, "letter": letter_text(report)}
     )
 
 
@@ -305,7 +306,7 @@ def letter_view(request: HttpRequest, pk: int) -> HttpResponse:
 def letter_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="letter.download", obj=visit, request=request)
-    return _pdf(letter_pdf(report_context(visit)), f"letter-{visit.pk}.pdf")
+    return _pdf(letter_pdf(signed_report(visit)), f"letter-{visit.pk}.pdf")
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:

@@ -274,13 +274,14 @@ def _sign(actor: User, visit: Visit) -> SignOff:
 
 def patient_details(patient: Patient) -> dict[str, str]:
     """What a report states about the patient; frozen in the sign-off so that a later correction
-    in the registry shows beside the signed report instead of silently rewriting it."""
+    in the registry shows beside the signed report instead of silently rewriting it. Codes and ISO
+    dates, never display labels: renderers derive labels, so relabelling a choice is no change."""
     return {
         "mrn": patient.mrn,
         "given_name": patient.given_name,
         "family_name": patient.family_name,
         "date_of_birth": patient.date_of_birth.isoformat(),
-        "sex": patient.get_sex_display(),
+        "sex": patient.sex,
     }
 
 
