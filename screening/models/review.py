@@ -264,7 +264,8 @@ class SignOff(models.Model):
     patient_as_signed = models.JSONField(
         "patient details at signing",
         default=dict,
-        help_text="Name, MRN, date of birth and sex as the report stated them when it was signed.",
+        help_text="Name, MRN, date of birth (ISO) and sex (its code, not its label) as the report "
+        "stated them when it was signed.",
     )
 
     objects = AppendOnlyQuerySet.as_manager()
