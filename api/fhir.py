@@ -10,10 +10,10 @@ twice gives the same ids.
 Standard codes come first, so that a receiving system can read the report without knowing DR
 Portal: LOINC for what was observed (the report, each eye's DR severity and macular oedema, with
 LOINC's ICDR answer list), SNOMED CT for the findings (DR severity levels, DME present or absent)
-and for laterality. DR Portal's own codes (`urn:dr-portal:...`) follow as additional codings of
-the same concept, so nothing DR Portal knew is lost. An ungradable eye has no value: SNOMED CT and
-LOINC offer no verified concept for "ungradable photograph", so the Observation says why the value
-is absent (`dataAbsentReason`), with DR Portal's "U" beside it.
+and for the eye (body structure and laterality). DR Portal's own codes (`urn:dr-portal:...`)
+follow as additional codings of the same concept, so nothing DR Portal knew is lost. An ungradable
+eye has no value: we could verify no SNOMED CT or LOINC concept for "ungradable photograph", so
+the Observation says why the value is absent (`dataAbsentReason`), with DR Portal's "U" beside it.
 """
 
 import uuid
@@ -45,10 +45,16 @@ def coding(system: str, code: str, display: str) -> Coding:
     return {"system": system, "code": code, "display": display}
 
 
-# CLINICAL.md: laterality via bodySite, SNOMED 7771000 left eye, 24028007 right eye.
-EYE_SITE = {
-    "right": coding(SNOMED, "24028007", "Right eye"),
-    "left": coding(SNOMED, "7771000", "Left eye"),
+# CLINICAL.md names 24028007 and 7771000 for the eyes: in SNOMED CT they are the laterality
+# qualifiers Right and Left, so they go where FHIR asks for a laterality (ImagingStudy.series), and
+# the eye itself (bodySite) is the body structure.
+EYE_STRUCTURE = {
+    "right": coding(SNOMED, "18944008", "Right eye structure"),
+    "left": coding(SNOMED, "8966001", "Left eye structure"),
+}
+LATERALITY = {
+    "right": coding(SNOMED, "24028007", "Right"),
+    "left": coding(SNOMED, "7771000", "Left"),
 }
 OPHTHALMOLOGY = coding(SNOMED, "394594003", "Ophthalmology")
 MODALITY_OP = coding(DICOM_DCM, "OP", "Ophthalmic photography")
@@ -256,7 +262,7 @@ def _observation(report: SignedReport, eye: EyeFinding, ids: _Ids) -> dict[str, 
         "issued": report.signed_at.isoformat(),
         "performer": [ids.ref("practitioner")],
         **grade_value(eye.eye, eye.grade),
-        "bodySite": _concept(EYE_SITE[eye.eye]),
+        "bodySite": _concept(EYE_STRUCTURE[eye.eye]),
         "method": {"text": "Doctor's grading of colour fundus photographs (ICDR scale)"},
         "derivedFrom": [ids.ref("imaging-study")],
         "component": components,
@@ -278,8 +284,8 @@ def _imaging_study(report: SignedReport, ids: _Ids) -> dict[str, Any]:
                 "modality": MODALITY_OP,
                 "description": eye.label,
                 "numberOfInstances": len(eye.images),
-                "bodySite": EYE_SITE[eye.eye],
-                "laterality": EYE_SITE[eye.eye],
+                "bodySite": EYE_STRUCTURE[eye.eye],
+                "laterality": LATERALITY[eye.eye],
                 "instance": [
                     {
                         "uid": _dicom_uid(image.image_id),

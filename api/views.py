@@ -246,8 +246,9 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
     @extend_schema(
         summary="The signed report as a FHIR R4 Bundle",
         description="A `collection` Bundle: the DiagnosticReport (final or amended), one "
-        "Observation per eye (laterality in bodySite, SNOMED CT), the ImagingStudy (one series "
-        "per eye), the Patient and the signing Practitioner; references resolve in the Bundle.",
+        "Observation per eye (LOINC and SNOMED CT codes, the eye in bodySite), the ImagingStudy "
+        "(one series per eye), the Patient and the signing Practitioner; references resolve in "
+        "the Bundle.",
         responses={(200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT)},
         filters=False,
     )

@@ -18,7 +18,8 @@ from api.fhir import (
     DRP_ICDR,
     DRP_PROFESSIONAL_ID,
     DRP_USER,
-    EYE_SITE,
+    EYE_STRUCTURE,
+    LATERALITY,
     LOINC,
     SNOMED,
 )
@@ -110,7 +111,7 @@ def codes(concept: dict, system: str) -> list[str]:
 
 
 def by_eye(observations: list[dict]) -> dict[str, dict]:
-    sides = {EYE_SITE["right"]["code"]: "right", EYE_SITE["left"]["code"]: "left"}
+    sides = {EYE_STRUCTURE["right"]["code"]: "right", EYE_STRUCTURE["left"]["code"]: "left"}
     return {sides[codes(o["bodySite"], SNOMED)[0]]: o for o in observations}
 
 
@@ -146,15 +147,24 @@ def test_fhir_report_observations_and_study_follow_clinical_md(api, signed_visit
     assert report["status"] == "final"
     assert len(report["result"]) == 2 and len(report["imagingStudy"]) == 1
     eyes = by_eye(resources["Observation"])
-    # SNOMED 24028007 right eye, 7771000 left eye (CLINICAL.md); right graded 1, left ungradable.
+    # bodySite: SNOMED 18944008 right eye structure, 8966001 left eye structure; right graded 1,
+    # left ungradable.
     assert codes(eyes["right"]["valueCodeableConcept"], DRP_ICDR) == ["1"]
     assert codes(eyes["left"]["dataAbsentReason"], DRP_ICDR) == ["U"]
     for observation in eyes.values():
         assert observation["subject"] == report["subject"]
     study = resources["ImagingStudy"][0]
     assert study["modality"][0]["code"] == "OP"
+    # Series laterality: SNOMED 24028007 Right, 7771000 Left (the codes CLINICAL.md names).
     series = {s["laterality"]["code"]: s for s in study["series"]}
-    assert set(series) == {EYE_SITE["right"]["code"], EYE_SITE["left"]["code"]}
+    assert (
+        set(series)
+        == {LATERALITY["right"]["code"], LATERALITY["left"]["code"]}
+        == {
+            "24028007",
+            "7771000",
+        }
+    )
     for one in study["series"]:
         for instance in one["instance"]:
             assert instance["uid"].startswith("2.25.")
