@@ -111,7 +111,7 @@ NO_DR_SNOMED = {  # "no DR" is a statement about one eye: SNOMED CT has one per 
     "right": coding(SNOMED, "390850007", "O/E - no right diabetic retinopathy"),
     "left": coding(SNOMED, "390853009", "O/E - no left diabetic retinopathy"),
 }
-DME_SNOMED = {
+DME_SNOMED: dict[str, Coding] = {
     Dme.PRESENT: coding(SNOMED, "52101004", "Present"),
     Dme.ABSENT: coding(SNOMED, "2667000", "Absent"),
 }
@@ -120,7 +120,7 @@ DIABETIC_MACULAR_OEDEMA = coding(
 )
 UNKNOWN = coding(DATA_ABSENT_REASON, "unknown", "Unknown")
 
-GENDER = {
+GENDER: dict[str, str] = {
     Patient.Sex.FEMALE: "female",
     Patient.Sex.MALE: "male",
     Patient.Sex.OTHER: "other",

@@ -36,6 +36,10 @@ def grade_text(code: str) -> str:
     return f"{code} · {grade_name(code)}" if code else "—"
 
 
+def _yes_no_unknown(value: bool | None) -> str:
+    return "Unknown" if value is None else ("Yes" if value else "No")
+
+
 def _when(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
@@ -107,7 +111,7 @@ def report_pdf(report: SignedReport) -> bytes:
         _table(
             [
                 ["Overall grade (worse eye)", grade_text(report.overall_grade)],
-                ["Referable DR", {True: "Yes", False: "No"}.get(report.referable, "Unknown")],
+                ["Referable DR", _yes_no_unknown(report.referable)],
                 ["Outcome", report.outcome.label if report.outcome else "—"],
             ]
             + (

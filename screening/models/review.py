@@ -6,7 +6,7 @@ every change: `save()` and `delete()` on the model, `update()` and `delete()` on
 (on PostgreSQL) a database trigger (migration 0005). SignOff and Addendum rows are never changed.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -38,7 +38,10 @@ class Dme(models.TextChoices):
     NOT_ASSESSABLE = "not_assessable", "Not assessable"
 
 
-class LockedWhenSignedQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class LockedWhenSignedQuerySet(models.QuerySet[_M]):
     """Refuses bulk writes touching any row of a signed visit (`signed_lookup` names the path)."""
 
     signed_lookup = ""
@@ -62,11 +65,11 @@ class LockedWhenSignedQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
 
-class ReviewQuerySet(LockedWhenSignedQuerySet):
+class ReviewQuerySet(LockedWhenSignedQuerySet["Review"]):
     signed_lookup = "visit__sign_off__isnull"
 
 
-class EyeReadingQuerySet(LockedWhenSignedQuerySet):
+class EyeReadingQuerySet(LockedWhenSignedQuerySet["EyeReading"]):
     signed_lookup = "review__visit__sign_off__isnull"
 
 
