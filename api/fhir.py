@@ -321,11 +321,12 @@ def _imaging_study(report: SignedReport, ids: _Ids) -> dict[str, Any]:
 
 
 def _conclusion_codes(report: SignedReport) -> list[dict[str, Any]]:
-    """SNOMED CT findings of the visit (the worse eye's DR level, DME in either eye) and DR
-    Portal's outcome."""
+    """SNOMED CT findings of the visit (the most severe DR level of a gradable eye, even when the
+    other eye is ungradable; DME in either eye) and DR Portal's outcome."""
     codes = []
-    if report.overall_grade in ICDR_SNOMED:
-        codes.append(_concept(ICDR_SNOMED[report.overall_grade]))
+    worst = max((eye.grade for eye in report.eyes if eye.grade in ICDR_LOINC_ANSWER), default="")
+    if worst in ICDR_SNOMED:
+        codes.append(_concept(ICDR_SNOMED[worst]))
     if any(eye.dme == Dme.PRESENT for eye in report.eyes):
         codes.append(_concept(DIABETIC_MACULAR_OEDEMA))
     if report.outcome:

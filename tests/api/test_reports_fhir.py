@@ -232,6 +232,12 @@ def test_every_finding_carries_snomed_and_loinc_codes(
     assert ("312912001" in conclusions) == (dme == "present")
 
 
+def test_a_dr_finding_is_concluded_even_when_the_other_eye_is_ungradable(api, signed_visit):
+    report = resources_of(fhir(api, signed_visit).json())["DiagnosticReport"][0]
+    concluded = {c["code"] for concept in report["conclusionCode"] for c in concept["coding"]}
+    assert concluded == {"312903003", "U"}  # mild NPDR (right eye), outcome U (local code)
+
+
 def test_the_practitioner_is_named_and_identified(api, signed_visit, doctor):
     doctor.professional_id = "GMC-7654321"
     doctor.save(update_fields=["professional_id"])

@@ -55,8 +55,10 @@ def test_report_pdf_with_one_ungradable_eye(nurse, patient, doctor):
     )
     text = pdf_text(login(nurse).get(reverse("screening:report_pdf", kwargs={"pk": visit.pk})))
     assert "U · Ungradable" in text and "Media opacity" in text
+    assert "Not assessable" in text  # the ungradable eye's DME
     assert "Re-image" in text
     assert "ungradable (Out of focus)" in text
+    assert f"{patient.date_of_birth:%Y-%m-%d} · {patient.get_sex_display()}" in text
 
 
 def test_report_pdf_with_an_addendum(nurse, patient, doctor):
