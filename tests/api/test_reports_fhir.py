@@ -256,12 +256,14 @@ def test_a_practitioner_without_a_registration_number_is_still_identified(api, s
 def test_an_addendum_makes_the_fhir_report_amended(api, signed_visit, doctor):
     addendum_add(actor=doctor, visit=signed_visit, reason="Correction", text="Left eye re-read.")
     bundle = fhir(api, signed_visit).json()
+    validated(bundle)
     report = next(
         e["resource"]
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "DiagnosticReport"
     )
     assert report["status"] == "amended" and "Left eye re-read." in report["conclusion"]
+    assert {o["status"] for o in resources_of(bundle)["Observation"]} == {"amended"}
     assert AuditEvent.objects.filter(action="report.fhir_export").count() == 1
 
 
