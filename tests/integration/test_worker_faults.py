@@ -60,8 +60,8 @@ def test_pool_child_killed_alone_is_replaced_and_its_batch_graded_once(
         upload(nurse, visits[number // 2], sample, eye)
         for number, (sample, eye) in enumerate(zip(SAMPLES[:4], ["right", "left"] * 2, strict=True))
     ]
-    # One batch claims all four at once and waits (8 s) for a fifth: a wide window to kill it in.
-    worker = start_worker(GRADING_BATCH_SIZE="5", GRADING_BATCH_WAIT_SECONDS="8", **QUICK_RECOVERY)
+    # One batch claims all four at once and waits (4 s) for a fifth: a window to kill it in.
+    worker = start_worker(GRADING_BATCH_SIZE="5", GRADING_BATCH_WAIT_SECONDS="4", **QUICK_RECOVERY)
     wait_for(
         lambda: all(job.status == Status.RUNNING for job in jobs_of(images)),
         what="the batch to be claimed",
