@@ -96,8 +96,9 @@ def dispatch(job_ids: list[int]) -> int:
     try:
         with grade_image.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=0)
+            producer = grade_image.app.amqp.Producer(connection, auto_declare=False)
             for job_id in job_ids:
-                grade_image.apply_async(args=[job_id], retry=False, connection=connection)
+                grade_image.apply_async(args=(job_id,), producer=producer, retry=False)
                 sent.append(job_id)
     except Exception as error:  # broker down or unreachable: whatever was not sent stays queued
         logger.warning(
@@ -349,7 +350,8 @@ def requeue_stale_jobs() -> dict[str, int]:
     silent = Q(status=Status.RUNNING) & (
         Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     )
-    reset_ids, gave_up = [], 0
+    reset_ids: list[int] = []
+    gave_up = 0
     lost_claims = GradingJob.objects.filter(silent).values_list(
         "pk", "claim", "attempts", "image__visit_id"
     )
