@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from screening.models import FundusImage, GradingJob, OutcomeRule, Visit
@@ -146,13 +147,12 @@ def claim_batch(
 
 
 def _claim(jobs: Any, token: uuid.UUID) -> int:
-    now = timezone.now()
     return jobs.filter(status=Status.QUEUED).update(
         status=Status.RUNNING,
         claim=token,
         attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
+        started_at=timezone.now(),
+        heartbeat_at=Now(),  # the database's clock: worker and sweeper hosts may disagree
         worker_host=socket.gethostname()[:255],
     )
 
@@ -169,7 +169,7 @@ def _heartbeat(token: uuid.UUID) -> Iterator[None]:
             while not stop.wait(settings.GRADING_HEARTBEAT_SECONDS):
                 try:
                     GradingJob.objects.filter(claim=token, status=Status.RUNNING).update(
-                        heartbeat_at=timezone.now()
+                        heartbeat_at=Now()
                     )
                 except DatabaseError:  # a hiccup; the next beat tries again
                     logger.warning("heartbeat of claim %s failed", token, exc_info=True)
@@ -344,9 +344,8 @@ def requeue_stale_jobs() -> dict[str, int]:
     fail after GRADING_MAX_ATTEMPTS. Each change is a compare-and-set on the claim seen, so a job
     that finished or was re-claimed meanwhile is left alone.
     """
-    now = timezone.now()
-    silent_since = now - timedelta(seconds=settings.GRADING_STALE_AFTER_SECONDS)
-    resend_before = now - timedelta(seconds=settings.GRADING_REDISPATCH_AFTER_SECONDS)
+    resend_before = timezone.now() - timedelta(seconds=settings.GRADING_REDISPATCH_AFTER_SECONDS)
+    silent_since = Now() - timedelta(seconds=settings.GRADING_STALE_AFTER_SECONDS)  # DB clock
     silent = Q(status=Status.RUNNING) & (
         Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     )
