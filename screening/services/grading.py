@@ -147,12 +147,13 @@ def claim_batch(
 
 
 def _claim(jobs: Any, token: uuid.UUID) -> int:
+    # heartbeats are on the database's clock (Now()): worker and sweeper hosts may disagree
     return jobs.filter(status=Status.QUEUED).update(
         status=Status.RUNNING,
         claim=token,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
-        heartbeat_at=Now(),  # the database's clock: worker and sweeper hosts may disagree
+        heartbeat_at=Now(),
         worker_host=socket.gethostname()[:255],
     )
 
