@@ -7,8 +7,10 @@ the worker processes started here are pointed at.
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -75,3 +77,38 @@ def wait_for(predicate: Callable[[], object], timeout: float = 120, what: str = 
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def pool_children(process: subprocess.Popen) -> list[int]:
+    """Process ids of the worker's pool children (its ForkPoolWorker processes)."""
+    path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+@contextlib.contextmanager
+def beat(every: float) -> Iterator[None]:
+    """Send the re-queue sweep to the workers every `every` seconds, as `celery beat` does."""
+    from screening.tasks import requeue_stale_jobs
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            with contextlib.suppress(Exception):  # a test that stops the broker stops the beat
+                requeue_stale_jobs.delay()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def closed_port_url() -> str:
+    """A Redis URL nothing listens on: connections are refused at once, as when Redis is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"

@@ -172,11 +172,12 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Grading queue (Celery on Redis) -----------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
-# Short socket timeouts: if Redis is down, an upload must not hang waiting for it (the job stays
-# queued and the sweeper sends it later). visibility_timeout: when an unacknowledged task is
-# redelivered by Redis (the sweeper usually acts first).
+# Publishing fails fast when Redis is down or unreachable: one connection attempt (no retries, see
+# screening.services.grading.dispatch) bounded by the socket timeouts below, so an upload answers
+# at once and its job stays queued for the sweeper to send later. visibility_timeout: when Redis
+# itself redelivers an unacknowledged task (the sweeper acts long before).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": 2,
+    "socket_connect_timeout": 1,
     "socket_timeout": 10,
     "visibility_timeout": 3600,
     **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
@@ -187,13 +188,16 @@ CELERY_TASK_IGNORE_RESULT = True  # results live in PostgreSQL (GradingJob), not
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A new worker child loads TensorFlow and the model before it reports "up" to its parent; Celery's
+# default (4 s) would kill it mid-load and start another, forever, after any child death.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("GRADING_MODEL_LOAD_TIMEOUT_SECONDS", default=300.0)
 CELERY_TASK_DEFAULT_QUEUE = "grading"
 CELERY_TASK_ROUTES = {"screening.tasks.*": {"queue": "grading"}}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-grading-jobs": {
         "task": "screening.tasks.requeue_stale_jobs",
-        "schedule": env.float("GRADING_SWEEP_SECONDS", default=60.0),
+        "schedule": env.float("GRADING_SWEEP_SECONDS", default=15.0),
     }
 }
 # The model a worker loads (its folder holds model_card.json with the model version).
@@ -202,8 +206,10 @@ GRADING_WEIGHTS_DIR = env("GRADING_WEIGHTS_DIR", default=str(BASE_DIR / "ml" / "
 # seconds for the batch to fill. Larger batches make GPU workers fast; 1 disables batching.
 GRADING_BATCH_SIZE = env.int("GRADING_BATCH_SIZE", default=8)
 GRADING_BATCH_WAIT_SECONDS = env.float("GRADING_BATCH_WAIT_SECONDS", default=0.5)
-# A job running longer than this is presumed lost with its worker and is queued again.
-GRADING_STALE_AFTER_SECONDS = env.int("GRADING_STALE_AFTER_SECONDS", default=900)
+# A worker grading a batch refreshes its jobs' heartbeat this often; a running job whose heartbeat
+# has been silent for STALE_AFTER seconds lost its worker and is queued again by the sweeper.
+GRADING_HEARTBEAT_SECONDS = env.float("GRADING_HEARTBEAT_SECONDS", default=5.0)
+GRADING_STALE_AFTER_SECONDS = env.float("GRADING_STALE_AFTER_SECONDS", default=30.0)
 # A queued job not picked up within this time is sent to the broker again (lost message).
 GRADING_REDISPATCH_AFTER_SECONDS = env.int("GRADING_REDISPATCH_AFTER_SECONDS", default=1800)
 GRADING_MAX_ATTEMPTS = env.int("GRADING_MAX_ATTEMPTS", default=3)

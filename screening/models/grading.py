@@ -37,6 +37,12 @@ class GradingJob(models.Model):
         null=True, blank=True, help_text="When the task was last handed to the broker."
     )
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the attempt grading the job; the sweeper re-queues the job "
+        "when it falls silent.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     error_reason = models.TextField(blank=True)
 

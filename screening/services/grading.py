@@ -4,13 +4,18 @@ results, re-queue what a dead worker left, and roll results up to the visit.
 Concurrency is handled with compare-and-set updates (`filter(..., status=...).update(...)`),
 atomic on PostgreSQL and SQLite alike: a job is claimed by one attempt, identified by a claim
 token, and only that attempt may write the result. Duplicate task deliveries therefore do nothing.
+While it grades, the attempt refreshes its jobs' heartbeat; the sweeper hands a job whose heartbeat
+stopped (its worker process died) to another attempt, and the dead attempt can no longer write.
 """
 
 import json
 import logging
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -19,8 +24,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from screening.models import FundusImage, GradingJob, OutcomeRule, Visit
@@ -80,19 +86,29 @@ def regrade_images(images: Any) -> int:
 
 
 def dispatch(job_ids: list[int]) -> int:
-    """Send one grading task per job; return how many reached the broker."""
+    """Send one grading task per job; return how many reached the broker.
+
+    Fails fast: one connection attempt, no retries (an upload must not wait for a broker that is
+    down). Jobs not sent stay queued and the sweeper sends them when the broker is back.
+    """
     from screening.tasks import grade_image  # tasks import this module
 
-    sent = 0
-    for job_id in job_ids:
-        try:
-            grade_image.apply_async(args=[job_id], retry=False)
-        except Exception:  # broker down: the job stays queued; the sweeper re-sends it
-            logger.warning("broker unavailable; grading job %s stays queued", job_id, exc_info=True)
-            continue
-        GradingJob.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
-        sent += 1
-    return sent
+    sent: list[int] = []
+    try:
+        with grade_image.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0)
+            producer = grade_image.app.amqp.Producer(connection, auto_declare=False)
+            for job_id in job_ids:
+                grade_image.apply_async(args=(job_id,), producer=producer, retry=False)
+                sent.append(job_id)
+    except Exception as error:  # broker down or unreachable: whatever was not sent stays queued
+        logger.warning(
+            "broker unavailable (%s); %d grading job(s) stay queued for the sweeper",
+            error,
+            len(job_ids) - len(sent),
+        )
+    GradingJob.objects.filter(pk__in=sent).update(dispatched_at=timezone.now())
+    return len(sent)
 
 
 # --- claiming and grading on a worker ---------------------------------------------------------
@@ -104,11 +120,12 @@ class Claim:
     jobs: list[GradingJob]
 
 
-def claim_batch(*, job_id: int, batch_size: int, wait_seconds: float) -> Claim | None:
-    """Claim the job a task was sent for plus up to batch_size - 1 other queued jobs of the same
-    model, waiting up to wait_seconds for the batch to fill. None when the job is not queued (done,
-    or another worker holds it)."""
-    token = uuid.uuid4()
+def claim_batch(
+    *, job_id: int, token: uuid.UUID, batch_size: int, wait_seconds: float
+) -> Claim | None:
+    """Claim, under `token`, the job a task was sent for plus up to batch_size - 1 other queued jobs
+    of the same model, waiting up to wait_seconds for the batch to fill. None when the job is not
+    queued (done, or another attempt holds it)."""
     if not _claim(GradingJob.objects.filter(pk=job_id), token):
         return None
     version = GradingJob.objects.values_list("model_version", flat=True).get(pk=job_id)
@@ -130,44 +147,75 @@ def claim_batch(*, job_id: int, batch_size: int, wait_seconds: float) -> Claim |
 
 
 def _claim(jobs: Any, token: uuid.UUID) -> int:
+    # heartbeats are on the database's clock (Now()): worker and sweeper hosts may disagree
     return jobs.filter(status=Status.QUEUED).update(
         status=Status.RUNNING,
         claim=token,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
+        heartbeat_at=Now(),
         worker_host=socket.gethostname()[:255],
     )
+
+
+@contextmanager
+def _heartbeat(token: uuid.UUID) -> Iterator[None]:
+    """Refresh the heartbeat of the jobs held under `token` from a background thread, so a slow
+    batch (or a long model call) is never mistaken for a dead worker. It stops with the process:
+    a killed worker's jobs fall silent and the sweeper re-queues them."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.GRADING_HEARTBEAT_SECONDS):
+                try:
+                    GradingJob.objects.filter(claim=token, status=Status.RUNNING).update(
+                        heartbeat_at=Now()
+                    )
+                except DatabaseError:  # a hiccup; the next beat tries again
+                    logger.warning("heartbeat of claim %s failed", token, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"grading-heartbeat-{token}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def grading_run(*, job_id: int) -> int:
     """Grade the job (and a batch of other queued jobs) with this process's model; return how many
     results were stored. Idempotent: a job that is not queued is left alone."""
-    claim = claim_batch(
-        job_id=job_id,
-        batch_size=settings.GRADING_BATCH_SIZE,
-        wait_seconds=settings.GRADING_BATCH_WAIT_SECONDS,
-    )
-    if claim is None:
-        logger.info("grading job %s is not queued (done or held elsewhere); nothing to do", job_id)
-        return 0
-    try:
-        readable, contents = _read_images(claim)
-        grader = get_grader()
-        results = grader.grade(contents, explain=True) if contents else []
-    except TransientGradingError:
-        _release(claim)
-        raise
-    except Exception as error:  # a bug, or a time limit: fail the batch visibly, do not loop
-        logger.exception("grading batch %s failed", claim.token)
-        for job in claim.jobs:
-            _fail(job, claim.token, f"Grading error: {type(error).__name__}: {error}"[:2000])
-        _rollup_visits({job.image.visit_id for job in claim.jobs})
-        return 0
-    stored = 0
-    for job, result in zip(readable, results, strict=True):
-        stored += _store_result(job, claim.token, result, grader)
-    _rollup_visits({job.image.visit_id for job in claim.jobs})
-    return stored
+    grader = get_grader()  # before claiming: no job waits as "running" while the model loads
+    token = uuid.uuid4()
+    with _heartbeat(token):
+        claim = claim_batch(
+            job_id=job_id,
+            token=token,
+            batch_size=settings.GRADING_BATCH_SIZE,
+            wait_seconds=settings.GRADING_BATCH_WAIT_SECONDS,
+        )
+        if claim is None:
+            logger.info("grading job %s is not queued (done or held elsewhere)", job_id)
+            return 0
+        try:
+            readable, contents = _read_images(claim)
+            results = grader.grade(contents, explain=True) if contents else []
+        except TransientGradingError:
+            _release(claim)
+            raise
+        except Exception as error:  # a bug, or a time limit: fail the batch visibly, do not loop
+            logger.exception("grading batch %s failed", claim.token)
+            for job in claim.jobs:
+                _fail(job, claim.token, f"Grading error: {type(error).__name__}: {error}"[:2000])
+            return 0
+        return sum(
+            _store_result(job, claim.token, result, grader)
+            for job, result in zip(readable, results, strict=True)
+        )
 
 
 def _read_images(claim: Claim) -> tuple[list[GradingJob], list[bytes]]:
@@ -199,9 +247,10 @@ def _store_result(job: GradingJob, token: uuid.UUID, result: Any, grader: Any) -
             f"{job.image_id.hex[:2]}/{job.image_id.hex}_heatmap_{job.pk}.png",
             ContentFile(result.heatmap_png),
         )
-    updated = GradingJob.objects.filter(pk=job.pk, claim=token, status=Status.RUNNING).update(
+    updated = _finish(
+        _held(job, token),
+        job.image.visit_id,
         status=Status.SUCCEEDED,
-        finished_at=timezone.now(),
         weights_sha256=grader.weights_sha256,
         **_model_output(result),
         gradable=bool(result.gradable),
@@ -228,27 +277,44 @@ def _model_output(result: Any) -> dict[str, Any]:
     }
 
 
+def _held(job: GradingJob, token: uuid.UUID) -> QuerySet[GradingJob]:
+    """The job, as long as the attempt holding `token` still owns it."""
+    return GradingJob.objects.filter(pk=job.pk, claim=token, status=Status.RUNNING)
+
+
+def _finish(jobs: QuerySet[GradingJob], visit_id: int, **fields: Any) -> int:
+    """Write a job's final state (a compare-and-set on `jobs`) and roll its visit up in the same
+    transaction, so a visit is never seen with every photograph graded but still "grading".
+
+    The visit row is locked first: two workers finishing a visit's last two jobs at once take turns,
+    and the second sees the first's committed result, so one of them always rolls the visit up.
+    """
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().get(pk=visit_id)
+        updated = jobs.update(finished_at=timezone.now(), **fields)
+        if updated:
+            visit_rollup(visit=visit)
+    return updated
+
+
 def _fail(job: GradingJob, token: uuid.UUID, reason: str) -> int:
     logger.warning("grading job %s failed: %s", job.pk, reason)
-    GradingJob.objects.filter(pk=job.pk, claim=token, status=Status.RUNNING).update(
-        status=Status.FAILED, finished_at=timezone.now(), error_reason=reason
-    )
+    _finish(_held(job, token), job.image.visit_id, status=Status.FAILED, error_reason=reason)
     return 0
 
 
 def _release(claim: Claim) -> None:
     GradingJob.objects.filter(claim=claim.token, status=Status.RUNNING).update(
-        status=Status.QUEUED, claim=None, started_at=None
+        status=Status.QUEUED, claim=None, started_at=None, heartbeat_at=None
     )
 
 
 def fail_permanently(*, job_id: int, reason: str) -> None:
     """Give up on a job (retries exhausted, or bad input) with a reason people can read."""
-    GradingJob.objects.filter(pk=job_id).exclude(status__in=GradingJob.TERMINAL).update(
-        status=Status.FAILED, finished_at=timezone.now(), error_reason=reason[:2000]
-    )
-    image_visit = GradingJob.objects.filter(pk=job_id).values_list("image__visit_id", flat=True)
-    _rollup_visits(set(image_visit))
+    unfinished = GradingJob.objects.filter(pk=job_id).exclude(status__in=GradingJob.TERMINAL)
+    visit_id = unfinished.values_list("image__visit_id", flat=True).first()
+    if visit_id is not None:
+        _finish(unfinished, visit_id, status=Status.FAILED, error_reason=reason[:2000])
 
 
 # --- the model in this process ----------------------------------------------------------------
@@ -272,40 +338,44 @@ def get_grader() -> Any:
 
 
 def requeue_stale_jobs() -> dict[str, int]:
-    """Re-send jobs the broker may have lost and reset jobs whose worker died mid-grading.
+    """Re-queue jobs whose worker died mid-grading and re-send jobs the broker may have lost.
 
-    Runs periodically (Celery beat). Jobs that kept killing workers fail after GRADING_MAX_ATTEMPTS.
+    Runs periodically (Celery beat). A running job is presumed lost with its worker when its
+    heartbeat has been silent for GRADING_STALE_AFTER_SECONDS; jobs that kept losing their worker
+    fail after GRADING_MAX_ATTEMPTS. Each change is a compare-and-set on the claim seen, so a job
+    that finished or was re-claimed meanwhile is left alone.
     """
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.GRADING_STALE_AFTER_SECONDS)
-    resend_before = now - timedelta(seconds=settings.GRADING_REDISPATCH_AFTER_SECONDS)
-    running = GradingJob.objects.filter(status=Status.RUNNING, started_at__lt=stale)
-    exhausted = running.filter(attempts__gte=settings.GRADING_MAX_ATTEMPTS)
-    gave_up = list(exhausted.values_list("pk", flat=True))
-    GradingJob.objects.filter(pk__in=gave_up, status=Status.RUNNING).update(
-        status=Status.FAILED,
-        finished_at=now,
-        error_reason="Grading stopped repeatedly before finishing (the worker was lost each time).",
+    resend_before = timezone.now() - timedelta(seconds=settings.GRADING_REDISPATCH_AFTER_SECONDS)
+    silent_since = Now() - timedelta(seconds=settings.GRADING_STALE_AFTER_SECONDS)  # DB clock
+    silent = Q(status=Status.RUNNING) & (
+        Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
     )
-    reset_ids = list(running.values_list("pk", flat=True))
-    GradingJob.objects.filter(pk__in=reset_ids, status=Status.RUNNING).update(
-        status=Status.QUEUED, claim=None, started_at=None
+    reset_ids: list[int] = []
+    gave_up = 0
+    lost_claims = GradingJob.objects.filter(silent).values_list(
+        "pk", "claim", "attempts", "image__visit_id"
     )
+    for job_id, token, attempts, visit_id in lost_claims:
+        still_lost = GradingJob.objects.filter(silent, pk=job_id, claim=token)
+        if attempts >= settings.GRADING_MAX_ATTEMPTS:
+            gave_up += _finish(
+                still_lost,
+                visit_id,
+                status=Status.FAILED,
+                error_reason="Grading stopped repeatedly before finishing "
+                "(the worker was lost each time).",
+            )
+            continue
+        if still_lost.update(status=Status.QUEUED, claim=None, started_at=None, heartbeat_at=None):
+            logger.warning("grading job %s lost its worker; queued again", job_id)
+            reset_ids.append(job_id)
     never_sent = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=resend_before)
     lost = GradingJob.objects.filter(never_sent, status=Status.QUEUED)
     sent = dispatch(sorted(set(reset_ids) | set(lost.values_list("pk", flat=True))))
-    if gave_up:
-        visits = GradingJob.objects.filter(pk__in=gave_up).values_list("image__visit_id", flat=True)
-        _rollup_visits(set(visits))
-    return {"reset": len(reset_ids), "resent": sent, "failed": len(gave_up)}
+    return {"reset": len(reset_ids), "resent": sent, "failed": gave_up}
 
 
 # --- visit roll-up ------------------------------------------------------------------------------
-
-
-def _rollup_visits(visit_ids: set[int]) -> None:
-    for visit in Visit.objects.filter(pk__in=visit_ids):
-        visit_rollup(visit=visit)
 
 
 @transaction.atomic

@@ -34,11 +34,13 @@ def test_run_command_setup_grades_demo_images_without_redis_or_postgres(tmp_path
     assert "Demo data ready" in manage(env, "seed_demo")  # uploads demo photographs: queued
 
     command = [sys.executable, "-m", "celery", "-A", "dr_portal", "worker", "-Q", "grading"]
+    workdir = tmp_path / "workdir"  # stands for the repository root: nothing may be written there
+    workdir.mkdir()
     with (tmp_path / "worker.log").open("w") as log:
         worker = subprocess.Popen(
             [*command, "--concurrency", "1", "--without-gossip", "--without-mingle"],
-            cwd=ROOT,
-            env=env,
+            cwd=workdir,
+            env={**env, "PYTHONPATH": str(ROOT)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -60,3 +62,6 @@ def test_run_command_setup_grades_demo_images_without_redis_or_postgres(tmp_path
         kill(worker)
     assert len(jobs) == 4
     assert visits == ["awaiting_review", "awaiting_review"]
+    # the broker's exchange tables (the worker's remote-control pidbox too) live in the queue folder
+    assert list(workdir.iterdir()) == []
+    assert (tmp_path / "queue" / "control" / "celery.pidbox.exchange").exists()

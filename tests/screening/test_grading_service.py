@@ -3,15 +3,19 @@ batch claiming, idempotence, failure handling and the stale-job sweeper."""
 
 import datetime
 import io
+import threading
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.utils import timezone
 
 from screening.models import GradingJob, Visit
 from screening.services import grading
 from screening.services.images import image_attach
 from tests.factories import fundus_like_jpeg
+from tests.workers import closed_port_url
 
 Status = GradingJob.Status
 
@@ -157,3 +161,99 @@ def test_signed_visit_keeps_the_ai_result_it_was_signed_with(nurse, visit):
     grading.grading_run(job_id=job.pk)
     visit.refresh_from_db()
     assert visit.ai_overall_grade == "1" and visit.status == Visit.Status.SIGNED
+
+
+def test_sweeper_requeues_by_silence_not_by_age(nurse, visit, settings, monkeypatch):
+    monkeypatch.setattr(grading, "dispatch", lambda ids: len(ids))
+    settings.GRADING_STALE_AFTER_SECONDS = 30
+    now = timezone.now()
+    slow_but_alive = upload(nurse, visit, 1).grading_jobs.get()
+    silent = upload(nurse, visit, 2).grading_jobs.get()
+    for job, heartbeat in [(slow_but_alive, now), (silent, now - datetime.timedelta(seconds=40))]:
+        GradingJob.objects.filter(pk=job.pk).update(
+            status=Status.RUNNING,
+            attempts=1,
+            started_at=now - datetime.timedelta(minutes=20),
+            heartbeat_at=heartbeat,
+            dispatched_at=now,
+        )
+
+    assert grading.requeue_stale_jobs()["reset"] == 1
+    slow_but_alive.refresh_from_db(), silent.refresh_from_db()
+    assert slow_but_alive.status == Status.RUNNING
+    assert silent.status == Status.QUEUED and silent.claim is None and silent.heartbeat_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_keeps_a_long_batch_from_being_requeued(nurse, visit, settings, monkeypatch):
+    """A batch that grades for longer than the silence limit refreshes its claim from a background
+    thread; the sweeper, running meanwhile, leaves it alone, and the result is stored once."""
+    settings.GRADING_HEARTBEAT_SECONDS, settings.GRADING_STALE_AFTER_SECONDS = 0.1, 0.5
+    monkeypatch.setattr(grading, "dispatch", lambda ids: len(ids))
+    job = upload(nurse, visit, 1).grading_jobs.get()
+    grader = grading.get_grader()
+    real_grade = grader.grade
+    sweeps = []
+
+    def slow_grade(*args, **kwargs):
+        time.sleep(1.5)  # three silence limits
+        sweeps.append(grading.requeue_stale_jobs())
+        return real_grade(*args, **kwargs)
+
+    monkeypatch.setattr(grader, "grade", slow_grade)
+    assert grading.grading_run(job_id=job.pk) == 1
+    assert sweeps == [{"reset": 0, "resent": 0, "failed": 0}]
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED and job.attempts == 1
+    assert job.heartbeat_at > job.started_at + datetime.timedelta(seconds=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatch_to_an_unreachable_broker_fails_at_once_and_leaves_the_job_queued(
+    nurse, visit, monkeypatch
+):
+    job = upload(nurse, visit, 1).grading_jobs.get()  # sent after commit: Redis is up
+    GradingJob.objects.filter(pk=job.pk).update(dispatched_at=None)
+    monkeypatch.setenv("CELERY_BROKER_URL", closed_port_url())
+    started = time.monotonic()
+    assert grading.dispatch([job.pk]) == 0
+    assert time.monotonic() - started < 1  # was 6 s: three connection attempts with back-off
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED and job.dispatched_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_reader_sees_a_visit_graded_but_still_grading(nurse, visit, settings, monkeypatch):
+    """The result of a visit's last photograph and the visit roll-up commit together: another
+    connection (a page load) looking just before the roll-up never sees every photograph graded
+    while the visit is still "grading"."""
+    settings.GRADING_BATCH_SIZE = 1
+    images = [upload(nurse, visit, seed, eye) for seed, eye in [(1, "right"), (2, "left")]]
+    seen: list[tuple[set[str], str]] = []
+
+    def look_from_another_connection() -> None:
+        def read() -> None:
+            try:
+                jobs = GradingJob.objects.filter(image__in=images).values_list("status", flat=True)
+                seen.append((set(jobs), Visit.objects.values_list("status", flat=True).get()))
+            finally:
+                connections.close_all()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join()
+
+    rollup = grading.visit_rollup
+
+    def rollup_watched(*, visit):
+        look_from_another_connection()
+        return rollup(visit=visit)
+
+    monkeypatch.setattr(grading, "visit_rollup", rollup_watched)
+    for image in images:
+        grading.grading_run(job_id=image.grading_jobs.get().pk)
+    look_from_another_connection()
+    assert len(seen) == 3
+    assert [status for jobs, status in seen if jobs == {Status.SUCCEEDED}] == [
+        Visit.Status.AWAITING_REVIEW
+    ]
