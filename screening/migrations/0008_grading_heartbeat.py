@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("screening", "0006_sign_off_patient_details"),
+        ("screening", "0007_sign_off_sex_code"),
     ]
 
     operations = [
