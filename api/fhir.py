@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from patients.models import Patient
 from screening.models import Dme
-from screening.templatetags.screening_tags import ICDR_NAMES
+from screening.rules import grade_label
 
 SNOMED = "http://snomed.info/sct"
 DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -128,7 +128,7 @@ def _practitioner(user: Any, practitioner_id: str) -> dict[str, Any]:
 
 
 def _grade_concept(code: str) -> dict[str, Any]:
-    display = ICDR_NAMES.get(code, f"Grade {code}") if code else "Not recorded"
+    display = (grade_label(code) or f"Grade {code}") if code else "Not recorded"
     return {"coding": [{"system": DRP_ICDR, "code": code, "display": display}], "text": display}
 
 

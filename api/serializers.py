@@ -14,7 +14,7 @@ from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
-from screening.selectors import signed_result
+from screening.selectors import latest_grading, signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 
 # --- patients -------------------------------------------------------------------------------------
@@ -120,10 +120,8 @@ class ImageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(GradingSerializer(allow_null=True))
     def get_grading(self, image: FundusImage) -> dict[str, Any] | None:
-        jobs = getattr(image, "jobs_newest_first", None)
-        if jobs is None:
-            jobs = list(image.grading_jobs.order_by("-queued_at")[:1])
-        return GradingSerializer(jobs[0]).data if jobs else None
+        job = latest_grading(image)
+        return GradingSerializer(job).data if job else None
 
 
 class ImageUploadSerializer(serializers.Serializer):

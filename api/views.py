@@ -33,6 +33,7 @@ from screening.selectors import (
     get_visit_with_images_for_user,
     gradings_of_image,
     images_with_gradings,
+    latest_grading,
     visit_list,
 )
 from screening.services.images import image_attach
@@ -195,9 +196,8 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         visit = get_visit_with_images_for_user(request.user, pk)
         api_audit(request, "visit.results_view", visit)
         images = visit.image_list
-        finished = bool(images) and all(
-            i.jobs_newest_first and i.jobs_newest_first[0].is_finished for i in images
-        )
+        latest = [latest_grading(image) for image in images]
+        finished = bool(images) and all(job and job.is_finished for job in latest)
         data = {
             "visit": visit.pk,
             "status": visit.status,

@@ -26,8 +26,8 @@ from reportlab.platypus import (
 from reportlab.platypus.flowables import Flowable
 
 from screening.models import EyeReading, Review, Visit
+from screening.rules import grade_code, grade_label
 from screening.selectors import ImageRow, addenda_for_visit, signed_ai_rows
-from screening.templatetags.screening_tags import ICDR_NAMES
 
 AI_STATEMENT = (
     "The AI grade is decision support only, produced by an automated grader for a qualified "
@@ -99,7 +99,7 @@ def report_context(visit: Visit) -> dict[str, Any]:
             eye=eye,
             label=label,
             reading=readings.get(eye),
-            ai_grade=visit.ai_grade_right if eye == "right" else visit.ai_grade_left,
+            ai_grade=grade_code(visit.ai_grade(eye)),
             rows=ai_rows.get(label, []),
         )
         for eye, label in (("right", "Right eye (OD)"), ("left", "Left eye (OS)"))
@@ -128,7 +128,7 @@ def visual_acuity(visit: Visit) -> str:
 
 
 def grade_text(code: str) -> str:
-    return f"{code} · {ICDR_NAMES.get(code, '')}" if code else "—"
+    return f"{code} · {grade_label(code)}" if code else "—"
 
 
 def _when(value: Any) -> str:

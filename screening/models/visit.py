@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Site
 from patients.models import Patient
+from screening.rules import EyeGrade, parse_grade
 
 # Snellen (6/9, 20/40), decimal or logMAR (0.3, -0.1), or the low-vision notations.
 visual_acuity_validator = RegexValidator(
@@ -84,6 +85,16 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"Visit {self.pk} of {self.patient} on {self.visit_date}"
+
+    def ai_grade(self, eye: str) -> EyeGrade | None:
+        """The AI's grade of one eye ('right' or 'left'); None before the roll-up."""
+        codes = {"right": self.ai_grade_right, "left": self.ai_grade_left}
+        return parse_grade(codes[eye])
+
+    @property
+    def ai_overall(self) -> EyeGrade | None:
+        """The AI's overall grade (the worse eye); None before the roll-up."""
+        return parse_grade(self.ai_overall_grade)
 
     @property
     def is_locked(self) -> bool:

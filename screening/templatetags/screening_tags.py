@@ -1,21 +1,14 @@
 from django import template
 
-register = template.Library()
+from screening.rules import grade_label
 
-ICDR_NAMES = {
-    "0": "No apparent DR",
-    "1": "Mild NPDR",
-    "2": "Moderate NPDR",
-    "3": "Severe NPDR",
-    "4": "Proliferative DR",
-    "U": "Ungradable",
-}
+register = template.Library()
 
 
 @register.filter
 def icdr_name(grade: object) -> str:
-    """'2' or 2 -> 'Moderate NPDR'; 'U' -> 'Ungradable'."""
-    return ICDR_NAMES.get(str(grade), "")
+    """Grade 2 (or its code '2') -> 'Moderate NPDR'; U -> 'Ungradable'; no grade -> ''."""
+    return grade_label(grade)
 
 
 @register.filter

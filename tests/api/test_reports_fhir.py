@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from api.fhir import EYE_SITE, SNOMED
 from audit.models import AuditEvent
 from screening.services.review import addendum_add, review_sign_off
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 
 @pytest.fixture
