@@ -1,8 +1,12 @@
 from django import template
 
-from screening.rules import grade_label
+from screening.rules import UNGRADABLE, Grade, grade_label
 
 register = template.Library()
+
+# Names by stored code, derived from screening.rules (for code that has a code in hand; the
+# rules' `grade_label` is the one to call).
+ICDR_NAMES = {grade.code: grade.label for grade in [*Grade, UNGRADABLE]}
 
 
 @register.filter
