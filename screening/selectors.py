@@ -115,14 +115,14 @@ def grading_in_progress(eyes: list[tuple[str, list[ImageRow]]]) -> bool:
     return any(row.job and not row.job.is_finished for _, rows in eyes for row in rows)
 
 
-def latest_heatmap_job(image: FundusImage) -> GradingJob:
-    job = (
-        image.grading_jobs.filter(status=GradingJob.Status.SUCCEEDED)
-        .exclude(heatmap="")
-        .order_by("-finished_at")
-        .first()
-    )
-    if job is None:
+def heatmap_job(image: FundusImage, job_id: str | None = None) -> GradingJob:
+    """The grading whose heatmap to serve: the one the page shows (`job_id`: a signed report
+    shows the result it was signed with), else the image's latest grading; 404 without one."""
+    if job_id:
+        job = image.grading_jobs.filter(pk=int(job_id)).first() if job_id.isdigit() else None
+    else:
+        job = latest_grading(image)
+    if job is None or job.status != GradingJob.Status.SUCCEEDED or not job.heatmap:
         raise Http404("No heatmap for this image yet.")
     return job
 

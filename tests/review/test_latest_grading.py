@@ -3,9 +3,13 @@ recently queued job, the newest one on a tie. The roll-up, sign-off, the visit a
 the API's image answers and the results endpoint all follow it."""
 
 import datetime
+import re
+from html import unescape
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
 from screening.models import FundusImage, GradingJob, Visit
 from screening.selectors import (
@@ -17,7 +21,8 @@ from screening.selectors import (
 )
 from screening.services.grading import visit_rollup
 from screening.services.review import review_sign_off
-from tests.factories import PASSWORD, make_graded_visit, read_visit
+from tests.conftest import login
+from tests.factories import PASSWORD, heatmap_png, make_graded_visit, read_visit
 
 pytestmark = pytest.mark.django_db
 Status = GradingJob.Status
@@ -95,3 +100,47 @@ def test_sign_off_pins_the_latest_grading_of_each_image(doctor, nurse, patient):
     read_visit(doctor, visit, right="2", left="1")
     sign_off = review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
     assert sign_off.ai_jobs == sorted([newer.pk, left_job.pk])
+
+
+def _served(client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return b"".join(response.streaming_content)
+
+
+def test_a_signed_report_shows_the_heatmap_it_was_signed_with(doctor, nurse, patient):
+    """A later model's grading must not put its heatmap into a signed report (the heatmap view
+    served the most recently finished grading's heatmap, whatever the page showed)."""
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1, heatmaps=True)
+    image = visit.images.get(eye="right")
+    signed_job = image.grading_jobs.get()
+    GradingJob.objects.filter(pk=signed_job.pk).update(finished_at=timezone.now())
+    read_visit(doctor, visit, right="2", left="1")
+    review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
+    later = another_grading(image, seconds_later=60, **succeeded(3))
+    name = later.heatmap.storage.save("hm/later.png", ContentFile(heatmap_png(seed=99)))
+    finished = timezone.now() + datetime.timedelta(minutes=5)
+    GradingJob.objects.filter(pk=later.pk).update(heatmap=name, finished_at=finished)
+
+    client = login(doctor)
+    html = client.get(reverse("screening:report", kwargs={"pk": visit.pk})).content.decode()
+    src = re.search(rf'src="([^"]*{image.pk}/heatmap/[^"]*)"', html)
+    assert src is not None
+    signed_job.refresh_from_db()
+    with signed_job.heatmap.open("rb") as handle:
+        assert _served(client, unescape(src.group(1))) == handle.read()
+    # The visit page shows the latest grading, and its heatmap.
+    plain = reverse("screening:image_heatmap", kwargs={"pk": image.pk})
+    with later.heatmap.storage.open(name, "rb") as handle:
+        assert _served(client, plain) == handle.read()
+
+
+def test_a_heatmap_of_another_image_or_no_job_is_a_404(doctor, nurse, patient):
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1, heatmaps=True)
+    right, left = visit.images.get(eye="right"), visit.images.get(eye="left")
+    left_job = left.grading_jobs.get()
+    client = login(doctor)
+    url = reverse("screening:image_heatmap", kwargs={"pk": right.pk})
+    assert client.get(f"{url}?job={left_job.pk}").status_code == 404
+    assert client.get(f"{url}?job=abc").status_code == 404
+    assert client.get(f"{url}?job={right.grading_jobs.get().pk}").status_code == 200
