@@ -26,6 +26,7 @@ from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
 from screening.reports import report_context, report_pdf
+from screening.rules import grade_code
 from screening.selectors import (
     get_image_with_gradings_for_user,
     get_signed_visit_for_user,
@@ -203,9 +204,9 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
             "status": visit.status,
             "grading_finished": finished,
             "signed": visit.status == Visit.Status.SIGNED,
-            "ai_grade_right": visit.ai_grade_right,
-            "ai_grade_left": visit.ai_grade_left,
-            "ai_overall_grade": visit.ai_overall_grade,
+            "ai_grade_right": grade_code(visit.ai_grade("right")),
+            "ai_grade_left": grade_code(visit.ai_grade("left")),
+            "ai_overall_grade": grade_code(visit.ai_overall),
             "ai_referable": visit.ai_referable,
             "ai_outcome": s.OutcomeSerializer(visit.ai_outcome).data if visit.ai_outcome else None,
             "images": s.ImageSerializer(images, many=True).data,

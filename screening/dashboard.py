@@ -74,7 +74,7 @@ def confusion_matrix(pairs: list[tuple[str, str]]) -> np.ndarray:
     """5 x 5 counts of (AI grade, doctor grade) pairs (stored codes) of gradable eyes."""
     matrix = np.zeros((len(Grade), len(Grade)), dtype=int)
     for ai, doctor in pairs:
-        matrix[_gradable(ai), _gradable(doctor)] += 1
+        matrix[_gradable(ai).level, _gradable(doctor).level] += 1
     return matrix
 
 

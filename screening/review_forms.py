@@ -28,7 +28,7 @@ class EyeReadingForm(forms.Form):
     grade = forms.TypedChoiceField(
         label=_question("grade"),
         choices=GRADE_CHOICES,
-        coerce=lambda code: Grade(int(code)),
+        coerce=Grade,
         empty_value=None,
         required=False,
         widget=forms.RadioSelect,

@@ -2,9 +2,11 @@
 
 Every page, letter, API answer and export asks this module (docs/CLINICAL.md):
 
-- Grades: an ICDR `Grade` 0-4 of a gradable eye or image, or `UNGRADABLE`; `EyeGrade` is either.
-  The database, forms and serialisers hold grades as codes ("0"-"4", "U", "" for none yet);
-  `parse_grade` and `grade_code` convert at those edges and nowhere else.
+- Grades: an ICDR `Grade` 0-4 of a gradable eye or image, or `UNGRADABLE`; `EyeGrade` is either,
+  and None is "no grade yet". Both are StrEnums of the stored codes ("0"-"4", "U"), so a grade
+  read from the database (screening.models.fields.GradeField), shown on a page or written to JSON
+  is the same object; `parse_grade` and `grade_code` convert where text meets it (forms, "" in
+  the database).
 - Eye -> visit: an eye's grade is its worst gradable image (U when it has none); the visit's
   overall grade is the worse eye, U when an eye is U unless the other eye is referable (a
   referable eye is never hidden behind U).
@@ -19,28 +21,32 @@ Every page, letter, API answer and export asks this module (docs/CLINICAL.md):
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import StrEnum
 from typing import Final, Literal, Protocol, TypeAlias
 
 EYES: Final = ("right", "left")  # right eye first, as everywhere in DR Portal
 
 
-class Grade(IntEnum):
-    """An ICDR grade of a gradable eye or image (Wilkinson 2003)."""
+class Grade(StrEnum):
+    """An ICDR grade of a gradable eye or image (Wilkinson 2003).
 
-    NO_DR = 0
-    MILD = 1
-    MODERATE = 2
-    SEVERE = 3
-    PROLIFERATIVE = 4
+    A StrEnum whose values are the stored codes, so the one type travels from the database to the
+    screen and into JSON unchanged; order and arithmetic use `level`, never the code.
+    """
 
-    def __bool__(self) -> bool:
-        # Grade 0 is a finding, not the absence of one: `if grade:` must not hide it.
-        return True
+    NO_DR = "0"
+    MILD = "1"
+    MODERATE = "2"
+    SEVERE = "3"
+    PROLIFERATIVE = "4"
+
+    @property
+    def level(self) -> int:
+        return int(self.value)
 
     @property
     def code(self) -> str:
-        return str(self.value)
+        return self.value
 
     @property
     def label(self) -> str:
@@ -49,16 +55,13 @@ class Grade(IntEnum):
     @property
     def referable(self) -> bool:
         """Moderate NPDR or worse is referable DR."""
-        return self >= Grade.MODERATE
+        return self.level >= 2
 
 
-class Ungradable(Enum):
+class Ungradable(StrEnum):
     """An eye or image that cannot be graded. It is never silently grade 0."""
 
     U = "U"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def code(self) -> str:
@@ -75,6 +78,13 @@ class Ungradable(Enum):
 
 UNGRADABLE: Final = Ungradable.U
 EyeGrade: TypeAlias = Grade | Ungradable
+_CODES: Final = frozenset(grade.value for grade in Grade)
+
+
+def worst(grades: Iterable[Grade]) -> Grade | None:
+    """The worst (highest) of some grades; None when there are none."""
+    return max(grades, key=lambda grade: grade.level, default=None)
+
 
 _GRADE_NAMES: Final = {
     Grade.NO_DR: "No apparent DR",
@@ -99,11 +109,16 @@ def parse_grade(code: object) -> EyeGrade | None:
         return code
     if code == UNGRADABLE.value:
         return UNGRADABLE
-    if (isinstance(code, str) and code.isdigit()) or (
-        isinstance(code, int) and not isinstance(code, bool)
-    ):
-        return Grade(int(code))
+    if isinstance(code, int) and not isinstance(code, bool):
+        return grade_of_level(code)
+    if isinstance(code, str) and code in _CODES:
+        return Grade(code)
     raise ValueError(f"{code!r} is not an ICDR grade (0-4) or U")
+
+
+def grade_of_level(level: int) -> Grade:
+    """An ICDR level 0-4 (the grader's class) as a Grade; ValueError outside 0-4."""
+    return Grade(str(level))
 
 
 def grade_code(grade: EyeGrade | None) -> str:
@@ -126,8 +141,8 @@ def grade_label(grade: object) -> str:
 def eye_grade(image_grades: Iterable[Grade | None]) -> EyeGrade:
     """The eye's grade: its worst gradable image (None: an image without a usable grade); U when
     no image of the eye could be graded."""
-    gradable = [grade for grade in image_grades if grade is not None]
-    return max(gradable) if gradable else UNGRADABLE
+    eye = worst(grade for grade in image_grades if grade is not None)
+    return UNGRADABLE if eye is None else eye
 
 
 OUTCOME_UNGRADABLE: Final = "U"
@@ -147,12 +162,12 @@ class Summary:
 def visit_summary(right: EyeGrade, left: EyeGrade) -> Summary:
     """The worse eye; U when an eye is U, unless the other eye is referable."""
     gradable = [grade for grade in (right, left) if isinstance(grade, Grade)]
-    worst = max(gradable) if gradable else None
-    if worst is not None and worst.referable:
-        return Summary(worst, True, worst.code)
-    if worst is None or len(gradable) < 2:
+    overall = worst(gradable)
+    if overall is not None and overall.referable:
+        return Summary(overall, True, overall.code)
+    if overall is None or len(gradable) < 2:
         return Summary(UNGRADABLE, None, OUTCOME_UNGRADABLE)
-    return Summary(worst, False, worst.code)
+    return Summary(overall, False, overall.code)
 
 
 Dme = Literal["absent", "present", "not_assessable"]
@@ -283,7 +298,7 @@ def grades_disagree(a: EyeGrade | None, b: EyeGrade | None, policy: SecondReader
         return False
     if not isinstance(a, Grade) or not isinstance(b, Grade):
         return policy.on_gradability_change
-    if abs(a - b) >= policy.step_diff:
+    if abs(a.level - b.level) >= policy.step_diff:
         return True
     return policy.on_referable_change and a.referable != b.referable
 

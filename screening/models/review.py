@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from screening.models.fields import GradeField
 from screening.models.grading import OutcomeRule
 from screening.models.image import Eye
 from screening.models.visit import Visit
@@ -100,7 +101,7 @@ class Review(models.Model):
     submitted_at = models.DateTimeField(
         null=True, blank=True, help_text="Empty while the reading is a draft."
     )
-    overall_grade = models.CharField(
+    overall_grade = GradeField(
         "overall grade (worse eye)",
         max_length=1,
         blank=True,

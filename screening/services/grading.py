@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from screening.models import FundusImage, GradingJob, OutcomeRule, Visit
-from screening.rules import EYES, EyeGrade, Grade, eye_grade, grade_code, visit_summary
+from screening.rules import EYES, EyeGrade, eye_grade, grade_of_level, visit_summary
 from screening.selectors import latest_gradings
 
 logger = logging.getLogger(__name__)
@@ -325,8 +325,8 @@ def visit_rollup(*, visit: Visit) -> bool:
         return False
     right, left = (_eye_grade(jobs, eye) for eye in EYES)
     summary = visit_summary(right, left)
-    visit.ai_grade_right, visit.ai_grade_left = grade_code(right), grade_code(left)
-    visit.ai_overall_grade = grade_code(summary.overall)
+    visit.ai_grade_right, visit.ai_grade_left = right, left
+    visit.ai_overall_grade = summary.overall
     visit.ai_referable = summary.referable
     visit.ai_outcome = OutcomeRule.objects.filter(key=summary.outcome_key).first()
     visit.ai_rolled_up_at = timezone.now()
@@ -339,7 +339,7 @@ def visit_rollup(*, visit: Visit) -> bool:
 def _eye_grade(jobs: dict[FundusImage, GradingJob | None], eye: str) -> EyeGrade:
     """The eye's grade from its images' latest jobs: a failed or ungradable image has none."""
     return eye_grade(
-        Grade(job.predicted_grade)
+        grade_of_level(job.predicted_grade)
         if job.status == Status.SUCCEEDED and job.gradable and job.predicted_grade is not None
         else None
         for image, job in jobs.items()

@@ -192,7 +192,6 @@ def review_submit(
             "(mark an eye without a usable photograph as ungradable)."
         )
     summary = review_summary(readings)
-    overall, referable = grade_code(summary.overall), summary.referable
     recommended = OutcomeRule.objects.filter(key=summary.outcome_key).first()
     if recommended is None:
         raise ValidationError(
@@ -205,7 +204,7 @@ def review_submit(
             )
     else:
         outcome, outcome_reason = recommended, ""
-    review.overall_grade, review.referable = overall, referable
+    review.overall_grade, review.referable = summary.overall, summary.referable
     review.recommended_outcome, review.outcome = recommended, outcome
     review.outcome_reason, review.comment = outcome_reason.strip(), comment
     review.submitted_at = timezone.now()
@@ -216,8 +215,8 @@ def review_submit(
         action="review.submit",
         obj=review,
         changes={
-            "overall_grade": [None, overall],
-            "referable": [None, referable],
+            "overall_grade": [None, grade_code(summary.overall)],
+            "referable": [None, summary.referable],
             "recommended_outcome": [None, recommended.key],
             "outcome": [None, outcome.key],
         },

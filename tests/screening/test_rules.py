@@ -18,6 +18,7 @@ from screening.rules import (
     eye_grade,
     grade_code,
     grade_label,
+    grade_of_level,
     grades_disagree,
     is_urgent,
     parse_grade,
@@ -235,3 +236,9 @@ def test_doctors_disagreeing_on_dme_go_to_arbitration():
     assert disagreeing_eyes(first, second, DEFAULT_POLICY) == ["right"]
     assert disagreeing_eyes(first, first, DEFAULT_POLICY) == []
     assert disagreeing_eyes(first, second[:1], DEFAULT_POLICY) == ["right", "left"]
+
+
+def test_a_grader_level_is_a_grade():
+    assert [grade_of_level(level) for level in range(5)] == list(Grade)
+    with pytest.raises(ValueError):
+        grade_of_level(5)
