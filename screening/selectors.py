@@ -82,9 +82,12 @@ class ImageRow:
 # queued job (the newest primary key breaks a tie).
 
 
+NEWEST_GRADING_FIRST = ("-queued_at", "-pk")
+
+
 def with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]:
     """The images with their grading jobs prefetched newest first (read with `latest_grading`)."""
-    newest_first = GradingJob.objects.order_by("-queued_at", "-pk")
+    newest_first = GradingJob.objects.order_by(*NEWEST_GRADING_FIRST)
     return images.prefetch_related(
         Prefetch("grading_jobs", queryset=newest_first, to_attr="gradings_newest_first")
     )
@@ -95,7 +98,7 @@ def latest_grading(image: FundusImage) -> GradingJob | None:
     `with_gradings`."""
     jobs = getattr(image, "gradings_newest_first", None)
     if jobs is None:
-        return image.grading_jobs.order_by("-queued_at", "-pk").first()
+        return image.grading_jobs.order_by(*NEWEST_GRADING_FIRST).first()
     return jobs[0] if jobs else None
 
 
@@ -390,7 +393,7 @@ def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
 
 def gradings_of_image(image: FundusImage) -> QuerySet[GradingJob]:
     """Every model version's grading of the image, newest first."""
-    return image.grading_jobs.order_by("-queued_at", "-pk")
+    return image.grading_jobs.order_by(*NEWEST_GRADING_FIRST)
 
 
 @dataclass(frozen=True)

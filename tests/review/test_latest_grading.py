@@ -143,4 +143,5 @@ def test_a_heatmap_of_another_image_or_no_job_is_a_404(doctor, nurse, patient):
     url = reverse("screening:image_heatmap", kwargs={"pk": right.pk})
     assert client.get(f"{url}?job={left_job.pk}").status_code == 404
     assert client.get(f"{url}?job=abc").status_code == 404
+    assert client.get(f"{url}?job=99999999999999999999999").status_code == 404
     assert client.get(f"{url}?job={right.grading_jobs.get().pk}").status_code == 200
