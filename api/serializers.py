@@ -14,7 +14,8 @@ from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
-from screening.selectors import signed_result
+from screening.rules import grade_code, parse_grade
+from screening.selectors import latest_grading, signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 from screening.signed_report import SignedReport
 
@@ -121,10 +122,8 @@ class ImageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(GradingSerializer(allow_null=True))
     def get_grading(self, image: FundusImage) -> dict[str, Any] | None:
-        jobs = getattr(image, "jobs_newest_first", None)
-        if jobs is None:
-            jobs = list(image.grading_jobs.order_by("-queued_at")[:1])
-        return GradingSerializer(jobs[0]).data if jobs else None
+        job = latest_grading(image)
+        return GradingSerializer(job).data if job else None
 
 
 class ImageUploadSerializer(serializers.Serializer):
@@ -147,8 +146,18 @@ class OutcomeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class GradeCodeField(serializers.CharField):
+    """A grade as its code: "0"-"4", "U", or "" while there is none yet."""
+
+    def get_attribute(self, instance: Any) -> str:
+        return grade_code(parse_grade(super().get_attribute(instance)))
+
+
 class VisitSerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True)
+    ai_grade_right = GradeCodeField(read_only=True, help_text="0-4, or U when ungradable.")
+    ai_grade_left = GradeCodeField(read_only=True, help_text="0-4, or U when ungradable.")
+    ai_overall_grade = GradeCodeField(read_only=True, help_text="The worse eye; U when either is.")
     ai_outcome = OutcomeSerializer(read_only=True, allow_null=True)
 
     class Meta:

@@ -26,6 +26,7 @@ from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
 from screening.reports import report_pdf
+from screening.rules import grade_code
 from screening.selectors import (
     get_image_with_gradings_for_user,
     get_signed_visit_for_user,
@@ -33,6 +34,7 @@ from screening.selectors import (
     get_visit_with_images_for_user,
     gradings_of_image,
     images_with_gradings,
+    latest_grading,
     visit_list,
 )
 from screening.services.images import image_attach
@@ -196,17 +198,16 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         visit = get_visit_with_images_for_user(request.user, pk)
         api_audit(request, "visit.results_view", visit)
         images = visit.image_list
-        finished = bool(images) and all(
-            i.jobs_newest_first and i.jobs_newest_first[0].is_finished for i in images
-        )
+        latest = [latest_grading(image) for image in images]
+        finished = bool(images) and all(job and job.is_finished for job in latest)
         data = {
             "visit": visit.pk,
             "status": visit.status,
             "grading_finished": finished,
             "signed": visit.status == Visit.Status.SIGNED,
-            "ai_grade_right": visit.ai_grade_right,
-            "ai_grade_left": visit.ai_grade_left,
-            "ai_overall_grade": visit.ai_overall_grade,
+            "ai_grade_right": grade_code(visit.ai_grade("right")),
+            "ai_grade_left": grade_code(visit.ai_grade("left")),
+            "ai_overall_grade": grade_code(visit.ai_overall),
             "ai_referable": visit.ai_referable,
             "ai_outcome": s.OutcomeSerializer(visit.ai_outcome).data if visit.ai_outcome else None,
             "images": s.ImageSerializer(images, many=True).data,

@@ -15,8 +15,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import sites_for
 from screening.models import EyeReading, SignOff, Visit
+from screening.rules import UNGRADABLE, Grade, parse_grade
 
-GRADES = ["0", "1", "2", "3", "4"]
+GRADES = [grade.code for grade in Grade]  # as stored
 WEEKS = 12
 CHART_WIDTH, CHART_HEIGHT = 600, 180
 
@@ -70,11 +71,18 @@ def quadratic_weighted_kappa(confusion: np.ndarray) -> float | None:
 
 
 def confusion_matrix(pairs: list[tuple[str, str]]) -> np.ndarray:
-    """5 x 5 counts of (AI grade, doctor grade) pairs of gradable eyes."""
-    matrix = np.zeros((5, 5), dtype=int)
+    """5 x 5 counts of (AI grade, doctor grade) pairs (stored codes) of gradable eyes."""
+    matrix = np.zeros((len(Grade), len(Grade)), dtype=int)
     for ai, doctor in pairs:
-        matrix[int(ai), int(doctor)] += 1
+        matrix[_gradable(ai).level, _gradable(doctor).level] += 1
     return matrix
+
+
+def _gradable(code: str) -> Grade:
+    grade = parse_grade(code)
+    if not isinstance(grade, Grade):
+        raise ValueError(f"{code!r} is not the grade of a gradable eye")
+    return grade
 
 
 def dashboard_context(user: User) -> dict[str, Any]:
@@ -95,7 +103,7 @@ def dashboard_context(user: User) -> dict[str, Any]:
 
     signed = SignOff.objects.filter(visit__site__in=sites)
     by_grade = dict(signed.values_list("review__overall_grade").annotate(n=Count("pk")).order_by())
-    grade_counts = [(g, by_grade.get(g, 0)) for g in [*GRADES, "U"]]
+    grade_counts = [(g, by_grade.get(g, 0)) for g in [*GRADES, UNGRADABLE.code]]
     total_signed = sum(by_grade.values())
     referred = signed.filter(review__outcome__referral=True).count()
 

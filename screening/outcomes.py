@@ -1,27 +1,18 @@
-"""The default outcome table (docs/CLINICAL.md). Installed by migration 0003 and restored by a
-post_migrate hook when missing; rows a programme has edited are never overwritten."""
+"""Installs the default outcome table (screening.rules.DEFAULT_OUTCOMES). Run by migration 0003 and
+by a post_migrate hook when rows are missing; rows a programme has edited are never overwritten."""
 
-DEFAULT_OUTCOMES = [
-    # key, label, refers?, recall months, refer within weeks
-    ("0", "Routine rescreen in 12 months", False, 12, None),
-    ("1", "Rescreen in 12 months (6 months if risk factors)", False, 12, None),
-    ("2", "Refer to ophthalmology, routine (within ~13 weeks)", True, None, 13),
-    ("3", "Refer to ophthalmology, soon (within ~4 weeks)", True, None, 4),
-    ("4", "Refer to ophthalmology, urgent (within ~2 weeks)", True, None, 2),
-    ("DME", "Refer to ophthalmology, routine at least (macular oedema)", True, None, 13),
-    ("U", "Re-image, or refer for slit-lamp examination (ungradable)", True, None, None),
-]
+from screening.rules import DEFAULT_OUTCOMES
 
 
 def install_default_outcomes(rule_model: type, using: str = "default") -> None:
     """Add any missing default outcome (takes the model so migrations can pass theirs)."""
-    for key, label, referral, recall, within in DEFAULT_OUTCOMES:
-        rule_model.objects.using(using).get_or_create(
-            key=key,
+    for outcome in DEFAULT_OUTCOMES:
+        rule_model.objects.using(using).get_or_create(  # type: ignore[attr-defined]
+            key=outcome.key,
             defaults={
-                "label": label,
-                "referral": referral,
-                "recall_months": recall,
-                "refer_within_weeks": within,
+                "label": outcome.label,
+                "referral": outcome.referral,
+                "recall_months": outcome.recall_months,
+                "refer_within_weeks": outcome.refer_within_weeks,
             },
         )

@@ -3,7 +3,9 @@
 from django import forms
 
 from accounts.models import Site
-from screening.models import Dme, EyeReading, Grade, OutcomeRule
+from screening.models import Dme, EyeReading, OutcomeRule
+from screening.models.review import GRADE_CHOICES
+from screening.rules import Grade
 
 
 def _question(field: str) -> str:
@@ -13,7 +15,8 @@ def _question(field: str) -> str:
 
 
 class EyeReadingForm(forms.Form):
-    """One eye's grading (prefixed with the eye). 'Agree with the AI' submits the AI's grade."""
+    """One eye's grading (prefixed with the eye). 'Agree with the AI' submits the AI's grade.
+    The grade arrives as its code and leaves as a `Grade` (None when not chosen)."""
 
     gradable = forms.TypedChoiceField(
         label=_question("gradable"),
@@ -22,9 +25,11 @@ class EyeReadingForm(forms.Form):
         initial="yes",
         widget=forms.RadioSelect,
     )
-    grade = forms.ChoiceField(
+    grade = forms.TypedChoiceField(
         label=_question("grade"),
-        choices=Grade.choices,
+        choices=GRADE_CHOICES,
+        coerce=Grade,
+        empty_value=None,
         required=False,
         widget=forms.RadioSelect,
     )

@@ -22,7 +22,7 @@ from screening.review_forms import (
     SignOffForm,
     WorklistFilterForm,
 )
-from screening.review_rules import review_summary
+from screening.rules import EYES, agree_with_ai, review_summary
 from screening.selectors import (
     ReviewProgress,
     eyes_with_results,
@@ -114,12 +114,10 @@ def _record_eye(
         return False
     data = dict(form.cleaned_data)
     if request.POST.get("agree"):
-        ai = visit.ai_grade_right if eye == "right" else visit.ai_grade_left
-        data["gradable"] = ai.isdigit()
-        data["grade"] = ai if ai.isdigit() else ""
-        data["ungradable_reason"] = "" if ai.isdigit() else "Ungradable (agrees with the AI)"
-        if not ai.isdigit():
-            data["dme"] = Dme.NOT_ASSESSABLE
+        agreed = agree_with_ai(visit.ai_grade(eye))
+        data["gradable"], data["grade"] = agreed.gradable, agreed.grade
+        data["ungradable_reason"] = agreed.ungradable_reason
+        data["dme"] = agreed.dme or data["dme"]
     if not data["gradable"] and not data["dme"]:
         data["dme"] = Dme.NOT_ASSESSABLE
     if not data["dme"]:
@@ -144,9 +142,8 @@ def _review_context(
 ) -> dict[str, object]:
     readings = {r.eye: r for r in draft.eye_readings.all()} if draft else {}
     eye_forms = {}
-    for eye in ("right", "left"):
+    for eye in EYES:
         reading = readings.get(eye)
-        ai = visit.ai_grade_right if eye == "right" else visit.ai_grade_left
         initial = (
             {
                 "gradable": "yes" if reading.gradable else "no",
@@ -156,7 +153,7 @@ def _review_context(
                 "comment": reading.comment,
             }
             if reading
-            else {"gradable": "yes" if ai.isdigit() else "no"}
+            else {"gradable": "yes" if agree_with_ai(visit.ai_grade(eye)).gradable else "no"}
         )
         eye_forms[eye] = EyeReadingForm(prefix=eye, initial=initial)
     images = dict(eyes_with_results(visit))
@@ -164,7 +161,7 @@ def _review_context(
         {
             "eye": eye,
             "label": label,
-            "ai_grade": visit.ai_grade_right if eye == "right" else visit.ai_grade_left,
+            "ai_grade": visit.ai_grade(eye),
             "rows": images.get(label, []),
             "form": eye_forms[eye],
             "reading": readings.get(eye),
@@ -180,7 +177,9 @@ def _review_context(
         "draft": draft,
         "eyes": eyes,
         "summary": summary,
-        "summary_outcome": OutcomeRule.objects.filter(key=summary[2]).first() if summary else None,
+        "summary_outcome": (
+            OutcomeRule.objects.filter(key=summary.outcome_key).first() if summary else None
+        ),
         "submit_form": ReviewSubmitForm() if summary else None,
         "visible_reviews": visible,
     }

@@ -37,7 +37,14 @@ from screening.models import (
     SignOff,
     Visit,
 )
-from screening.review_rules import disagreeing_eyes, disagreeing_eyes_with_ai
+from screening.rules import (
+    EYES,
+    UNGRADABLE,
+    Grade,
+    SecondReaderPolicy,
+    disagreeing_eyes,
+    disagreeing_eyes_with_ai,
+)
 
 
 def visits_for_user(user: User) -> QuerySet[Visit]:
@@ -70,13 +77,40 @@ class ImageRow:
     job: GradingJob | None
 
 
+# --- the latest grading of each image ----------------------------------------------------------
+# One rule for every page, the API and sign-off: an image's latest grading is its most recently
+# queued job (the newest primary key breaks a tie).
+
+
+NEWEST_GRADING_FIRST = ("-queued_at", "-pk")
+
+
+def with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]:
+    """The images with their grading jobs prefetched newest first (read with `latest_grading`)."""
+    newest_first = GradingJob.objects.order_by(*NEWEST_GRADING_FIRST)
+    return images.prefetch_related(
+        Prefetch("grading_jobs", queryset=newest_first, to_attr="gradings_newest_first")
+    )
+
+
+def latest_grading(image: FundusImage) -> GradingJob | None:
+    """The image's latest grading job (None before one is queued); no query after
+    `with_gradings`."""
+    jobs = getattr(image, "gradings_newest_first", None)
+    if jobs is None:
+        return image.grading_jobs.order_by(*NEWEST_GRADING_FIRST).first()
+    return jobs[0] if jobs else None
+
+
+def latest_gradings(visit: Visit) -> dict[FundusImage, GradingJob | None]:
+    """Each image of the visit with its latest grading job (None if it has none)."""
+    return {image: latest_grading(image) for image in with_gradings(visit.images.all())}
+
+
 def eyes_with_results(visit: Visit) -> list[tuple[str, list[ImageRow]]]:
-    """The visit's images per eye (right first), each with its most recent grading job."""
-    jobs = GradingJob.objects.filter(image__visit=visit).order_by("image_id", "-queued_at")
-    latest: dict[uuid.UUID, GradingJob] = {}
-    for job in jobs:
-        latest.setdefault(job.image_id, job)
-    rows = [ImageRow(image, latest.get(image.pk)) for image in images_for_visit(visit)]
+    """The visit's images per eye (right first), each with its latest grading job."""
+    images = with_gradings(images_for_visit(visit))
+    rows = [ImageRow(image, latest_grading(image)) for image in images]
     return [(label, [r for r in rows if r.image.eye == value]) for value, label in Eye.choices]
 
 
@@ -84,14 +118,14 @@ def grading_in_progress(eyes: list[tuple[str, list[ImageRow]]]) -> bool:
     return any(row.job and not row.job.is_finished for _, rows in eyes for row in rows)
 
 
-def latest_heatmap_job(image: FundusImage) -> GradingJob:
-    job = (
-        image.grading_jobs.filter(status=GradingJob.Status.SUCCEEDED)
-        .exclude(heatmap="")
-        .order_by("-finished_at")
-        .first()
-    )
-    if job is None:
+def heatmap_job(image: FundusImage, job_id: str | None = None) -> GradingJob:
+    """The grading whose heatmap to serve: the one the page shows (`job_id`: a signed report
+    shows the result it was signed with), else the image's latest grading; 404 without one."""
+    if job_id:
+        job = image.grading_jobs.filter(pk=int(job_id)).first() if job_id.isdigit() else None
+    else:
+        job = latest_grading(image)
+    if job is None or job.status != GradingJob.Status.SUCCEEDED or not job.heatmap:
         raise Http404("No heatmap for this image yet.")
     return job
 
@@ -188,14 +222,15 @@ def review_progress(visit: Visit) -> ReviewProgress:
     primary, second = reviews.get(Round.PRIMARY), reviews.get(Round.SECOND)
     if primary is None or not primary.is_submitted:
         return ReviewProgress(Round.PRIMARY, reviews)
-    ai = {"right": visit.ai_grade_right, "left": visit.ai_grade_left}
-    eyes = disagreeing_eyes_with_ai(primary.eye_readings.all(), ai)
+    ai = {eye: visit.ai_grade(eye) for eye in EYES}
+    policy = second_reader_policy()
+    eyes = disagreeing_eyes_with_ai(primary.eye_readings.all(), ai, policy)
     if not eyes:
         return ReviewProgress("sign", reviews, final=primary)
     why = f"The doctor's grade differs from the AI's ({', '.join(eyes)} eye)."
     if second is None or not second.is_submitted:
         return ReviewProgress(Round.SECOND, reviews, reason=why)
-    eyes = disagreeing_eyes(primary.eye_readings.all(), second.eye_readings.all())
+    eyes = disagreeing_eyes(primary.eye_readings.all(), second.eye_readings.all(), policy)
     if not eyes:
         return ReviewProgress("sign", reviews, final=second, reason=why)
     why = f"The two doctors disagree ({', '.join(eyes)} eye)."
@@ -203,6 +238,15 @@ def review_progress(visit: Visit) -> ReviewProgress:
     if arbitration is None or not arbitration.is_submitted:
         return ReviewProgress(Round.ARBITRATION, reviews, reason=why)
     return ReviewProgress("sign", reviews, final=arbitration, reason=why)
+
+
+def second_reader_policy() -> SecondReaderPolicy:
+    """The programme's second-reader settings (settings.REVIEW_SECOND_READER_*)."""
+    return SecondReaderPolicy(
+        step_diff=settings.REVIEW_SECOND_READER_STEP_DIFF,
+        on_referable_change=settings.REVIEW_SECOND_READER_ON_REFERABLE_CHANGE,
+        on_gradability_change=settings.REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE,
+    )
 
 
 def _reviews_prefetch() -> Prefetch:
@@ -236,6 +280,7 @@ def review_worklist(
     `image_count` and its prefetched reviews (for `review_progress`)."""
     succeeded = Q(images__grading_jobs__status=GradingJob.Status.SUCCEEDED)
     threshold = settings.REVIEW_URGENT_REFERABLE_PROBABILITY
+    # screening.rules.is_urgent, as SQL so that the worklist can be ordered by it.
     visits = (
         visits_for_user(user)
         .filter(status__in=[Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW])
@@ -246,7 +291,7 @@ def review_worklist(
         )
         .annotate(
             urgent=Case(
-                When(Q(ai_overall_grade="4"), then=Value(True)),
+                When(Q(ai_overall_grade=Grade.PROLIFERATIVE.code), then=Value(True)),
                 When(Q(ai_referable=True, max_referable_p__gte=threshold), then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
@@ -258,7 +303,7 @@ def review_worklist(
     if site is not None:
         visits = visits.filter(site=site)
     if ungradable_only:
-        visits = visits.filter(Q(ai_grade_right="U") | Q(ai_grade_left="U"))
+        visits = visits.filter(_an_ungradable_eye())
     if date_from:
         visits = visits.filter(visit_date__gte=date_from)
     if date_to:
@@ -279,8 +324,12 @@ def review_worklist_counts(user: User) -> dict[str, int]:
         awaiting=Count("pk", filter=Q(status=Visit.Status.AWAITING_REVIEW)),
         in_review=Count("pk", filter=Q(status=Visit.Status.IN_REVIEW)),
         referable=Count("pk", filter=Q(ai_referable=True)),
-        ungradable=Count("pk", filter=Q(ai_grade_right="U") | Q(ai_grade_left="U")),
+        ungradable=Count("pk", filter=_an_ungradable_eye()),
     )
+
+
+def _an_ungradable_eye() -> Q:
+    return Q(ai_grade_right=UNGRADABLE.code) | Q(ai_grade_left=UNGRADABLE.code)
 
 
 def get_signed_visit_for_user(user: User, pk: int) -> Visit:
@@ -309,14 +358,6 @@ def signed_ai_rows(visit: Visit) -> list[tuple[str, list[ImageRow]]]:
 # --- REST API (issue 6) ---------------------------------------------------------------------------
 
 
-def _newest_jobs_first() -> Prefetch:
-    return Prefetch(
-        "grading_jobs",
-        queryset=GradingJob.objects.order_by("-queued_at", "-pk"),
-        to_attr="jobs_newest_first",
-    )
-
-
 def visit_list(user: User) -> QuerySet[Visit]:
     """Visits the user may see, with their image count and AI outcome (no per-row queries)."""
     return (
@@ -328,8 +369,8 @@ def visit_list(user: User) -> QuerySet[Visit]:
 
 
 def images_with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]:
-    """Images with their grading jobs prefetched newest first (`image.jobs_newest_first`)."""
-    return images.prefetch_related(_newest_jobs_first()).order_by("eye", "field", "uploaded_at")
+    """Images in report order with their gradings prefetched (see `latest_grading`)."""
+    return with_gradings(images).order_by("eye", "field", "uploaded_at")
 
 
 def get_visit_with_images_for_user(user: User, pk: int) -> Visit:
@@ -352,7 +393,7 @@ def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
 
 def gradings_of_image(image: FundusImage) -> QuerySet[GradingJob]:
     """Every model version's grading of the image, newest first."""
-    return image.grading_jobs.order_by("-queued_at", "-pk")
+    return image.grading_jobs.order_by(*NEWEST_GRADING_FIRST)
 
 
 @dataclass(frozen=True)

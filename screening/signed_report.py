@@ -18,9 +18,9 @@ from django.db.models.fields.files import FieldFile
 
 from patients.models import Patient
 from screening.models import Dme, Eye, OutcomeRule, Review, Visit
+from screening.rules import grade_code, grade_label
 from screening.selectors import ImageRow, addenda_for_visit, signed_ai_rows
 from screening.services.review import patient_details
-from screening.templatetags.screening_tags import ICDR_NAMES
 
 AI_STATEMENT = (
     "The AI grade is decision support only, produced by an automated grader for a qualified "
@@ -39,7 +39,7 @@ PATIENT_FIELD_LABELS = {
 
 def grade_name(code: str) -> str:
     """ "Mild NPDR" for "1", "Ungradable" for "U"; empty for no grade."""
-    return ICDR_NAMES.get(code, "")
+    return grade_label(code) if code else ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class ImageResult:
     """One photograph with the AI result the report was signed with."""
 
     image_id: uuid.UUID
+    job_id: int | None  # the grading the report was signed with (its heatmap, not a later one)
     field_label: str
     width: int
     height: int
@@ -138,6 +139,7 @@ class ImageResult:
             ai_result = "gradable" if job.gradable else "ungradable"
         return cls(
             image_id=image.pk,
+            job_id=job.pk if job else None,
             field_label=image.get_field_display(),
             width=image.width,
             height=image.height,
@@ -270,7 +272,7 @@ def signed_report(visit: Visit) -> SignedReport:
         patient=patient,
         registry_changed=registry_changed,
         eyes=eyes,
-        overall_grade=final.overall_grade,
+        overall_grade=grade_code(final.overall_grade),
         referable=final.referable,
         outcome=Outcome.of(final.outcome),
         recommended_outcome=Outcome.of(final.recommended_outcome),
@@ -282,7 +284,7 @@ def signed_report(visit: Visit) -> SignedReport:
                 round_label=r.get_round_display(),
                 reader=Person.of(r.reader),
                 submitted_at=r.submitted_at,
-                overall_grade=r.overall_grade,
+                overall_grade=grade_code(r.overall_grade),
             )
             for r in reviews
         ),
@@ -312,7 +314,7 @@ def _eye_finding(
         ungradable_reason=reading.ungradable_reason if reading else "",
         dme=reading.dme if reading else "",
         comment=reading.comment if reading else "",
-        ai_grade=visit.ai_grade_right if eye == "right" else visit.ai_grade_left,
+        ai_grade=grade_code(visit.ai_grade(eye)),
         images=tuple(ImageResult.of(row) for row in rows),
     )
 

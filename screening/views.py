@@ -18,7 +18,7 @@ from screening.selectors import (
     get_visit_for_user,
     grading_in_progress,
     grading_overview,
-    latest_heatmap_job,
+    heatmap_job,
     signed_result,
 )
 from screening.services.images import DuplicateImageConflict, image_attach
@@ -123,7 +123,7 @@ def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileRespons
     """Serve a photograph or its thumbnail after checking role and site; never cached publicly."""
     image = get_image_for_user(request.user, pk)
     if variant == "heatmap":
-        stored, content_type = latest_heatmap_job(image).heatmap, "image/png"
+        stored, content_type = heatmap_job(image, request.GET.get("job")).heatmap, "image/png"
     elif variant == "thumb":
         stored, content_type = image.thumbnail, "image/jpeg"
     else:

@@ -190,7 +190,7 @@ def _wants_review_visits(request) -> bool:
 
 def _review_url_kwargs(request) -> dict[str, dict[str, int]]:
     from screening.services.review import review_sign_off
-    from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+    from tests.factories import PASSWORD, make_graded_visit, read_visit
 
     nurse, patient = request.getfixturevalue("nurse"), request.getfixturevalue("patient")
     doctor = request.getfixturevalue("doctor")

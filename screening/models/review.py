@@ -12,9 +12,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from screening.models.fields import GradeField
 from screening.models.grading import OutcomeRule
 from screening.models.image import Eye
 from screening.models.visit import Visit
+from screening.rules import UNGRADABLE, EyeGrade, Grade, grade_code, parse_grade
 
 
 class SignedRecordLocked(Exception):
@@ -24,12 +26,8 @@ class SignedRecordLocked(Exception):
         super().__init__(f"{what}: it can no longer be changed. Add an addendum instead.")
 
 
-class Grade(models.TextChoices):
-    G0 = "0", "0 · No apparent DR"
-    G1 = "1", "1 · Mild NPDR"
-    G2 = "2", "2 · Moderate NPDR"
-    G3 = "3", "3 · Severe NPDR"
-    G4 = "4", "4 · Proliferative DR"
+# The stored codes of screening.rules.Grade: "0" to "4", labelled "2 · Moderate NPDR".
+GRADE_CHOICES = [(grade.code, f"{grade.code} · {grade.label}") for grade in Grade]
 
 
 class Dme(models.TextChoices):
@@ -106,7 +104,7 @@ class Review(models.Model):
     submitted_at = models.DateTimeField(
         null=True, blank=True, help_text="Empty while the reading is a draft."
     )
-    overall_grade = models.CharField(
+    overall_grade = GradeField(
         "overall grade (worse eye)",
         max_length=1,
         blank=True,
@@ -183,7 +181,7 @@ class EyeReading(models.Model):
     grade = models.CharField(
         "what ICDR grade does this eye show?",
         max_length=1,
-        choices=Grade.choices,
+        choices=GRADE_CHOICES,
         blank=True,
         help_text="International Clinical DR scale, 0-4. Empty when the eye is ungradable.",
     )
@@ -230,13 +228,19 @@ class EyeReading(models.Model):
         return super().delete(*args, **kwargs)
 
     @property
+    def eye_grade(self) -> EyeGrade:
+        """The doctor's grade of the eye; UNGRADABLE when it cannot be graded."""
+        grade = parse_grade(self.grade) if self.gradable else UNGRADABLE
+        return UNGRADABLE if grade is None else grade
+
+    @property
     def code(self) -> str:
-        """The grade as 0-4, or U when ungradable."""
-        return self.grade if self.gradable else "U"
+        """The grade as 0-4, or U when ungradable (for templates and exports)."""
+        return grade_code(self.eye_grade)
 
     @property
     def agrees_with_ai(self) -> bool:
-        return bool(self.ai_grade) and self.ai_grade == self.code
+        return parse_grade(self.ai_grade) == self.eye_grade
 
     def _signed(self) -> bool:
         return SignOff.objects.filter(visit__reviews=self.review_id).exists()

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from accounts.models import Site
 from patients.models import Patient
+from screening.models.fields import GradeField
+from screening.rules import EyeGrade, parse_grade
 
 # Snellen (6/9, 20/40), decimal or logMAR (0.3, -0.1), or the low-vision notations.
 visual_acuity_validator = RegexValidator(
@@ -56,13 +58,13 @@ class Visit(models.Model):
         max_length=20, choices=Status.choices, default=Status.CAPTURING, db_index=True
     )
     # The AI's roll-up of its per-image results (decision support; the doctor's review decides).
-    ai_grade_right = models.CharField(
+    ai_grade_right = GradeField(
         "AI grade, right eye", max_length=1, blank=True, help_text="0-4, or U when ungradable."
     )
-    ai_grade_left = models.CharField(
+    ai_grade_left = GradeField(
         "AI grade, left eye", max_length=1, blank=True, help_text="0-4, or U when ungradable."
     )
-    ai_overall_grade = models.CharField(
+    ai_overall_grade = GradeField(
         "AI overall grade", max_length=1, blank=True, help_text="The worse eye; U when either is."
     )
     ai_referable = models.BooleanField("AI: referable DR?", null=True, blank=True)
@@ -84,6 +86,16 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"Visit {self.pk} of {self.patient} on {self.visit_date}"
+
+    def ai_grade(self, eye: str) -> EyeGrade | None:
+        """The AI's grade of one eye ('right' or 'left'); None before the roll-up."""
+        codes = {"right": self.ai_grade_right, "left": self.ai_grade_left}
+        return parse_grade(codes[eye])
+
+    @property
+    def ai_overall(self) -> EyeGrade | None:
+        """The AI's overall grade (the worse eye); None before the roll-up."""
+        return parse_grade(self.ai_overall_grade)
 
     @property
     def is_locked(self) -> bool:

@@ -30,6 +30,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from screening.models import FundusImage, GradingJob, OutcomeRule, Visit
+from screening.rules import EYES, EyeGrade, eye_grade, grade_of_level, visit_summary
+from screening.selectors import latest_gradings
 
 logger = logging.getLogger(__name__)
 Status = GradingJob.Status
@@ -383,29 +385,20 @@ def visit_rollup(*, visit: Visit) -> bool:
     """When every image of the visit has a finished job, store the AI's per-eye and overall grade
     and outcome and move the visit to awaiting review. Return whether the visit rolled up.
 
-    Eye grade: the worst gradable image; U when the eye has no gradable image. Overall: the worse
-    eye; U when an eye is U unless the other eye is referable (a referable eye is never hidden).
+    The eye and overall grades follow screening.rules (`eye_grade`, `visit_summary`).
     """
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     if visit.is_locked:  # a signed report keeps the AI result it was signed with
         return False
-    jobs = latest_jobs(visit)
+    jobs = latest_gradings(visit)
     if not jobs or any(job is None or not job.is_finished for job in jobs.values()):
         return False
-    eye_grades = {}
-    for eye in ("right", "left"):
-        grades = [
-            job.predicted_grade
-            for image, job in jobs.items()
-            if image.eye == eye and job.status == Status.SUCCEEDED and job.gradable
-        ]
-        eye_grades[eye] = max(grades) if grades else None
-    overall, referable, outcome_key = summarise(eye_grades["right"], eye_grades["left"])
-    visit.ai_grade_right = _code(eye_grades["right"])
-    visit.ai_grade_left = _code(eye_grades["left"])
-    visit.ai_overall_grade = _code(overall)
-    visit.ai_referable = referable
-    visit.ai_outcome = OutcomeRule.objects.filter(key=outcome_key).first()
+    right, left = (_eye_grade(jobs, eye) for eye in EYES)
+    summary = visit_summary(right, left)
+    visit.ai_grade_right, visit.ai_grade_left = right, left
+    visit.ai_overall_grade = summary.overall
+    visit.ai_referable = summary.referable
+    visit.ai_outcome = OutcomeRule.objects.filter(key=summary.outcome_key).first()
     visit.ai_rolled_up_at = timezone.now()
     if visit.status == Visit.Status.GRADING:
         visit.status = Visit.Status.AWAITING_REVIEW
@@ -413,25 +406,12 @@ def visit_rollup(*, visit: Visit) -> bool:
     return True
 
 
-def summarise(right: int | None, left: int | None) -> tuple[int | None, bool | None, str]:
-    """(overall grade or None for U, referable or None when unknown, outcome key)."""
-    gradable = [g for g in (right, left) if g is not None]
-    worst = max(gradable) if gradable else None
-    if worst is not None and worst >= 2:
-        return worst, True, str(worst)
-    if right is None or left is None:
-        return None, None, "U"
-    return worst, False, str(worst)
-
-
-def _code(grade: int | None) -> str:
-    return "U" if grade is None else str(grade)
-
-
-def latest_jobs(visit: Visit) -> dict[FundusImage, GradingJob | None]:
-    """Each image of the visit with its most recent grading job (None if it has none)."""
-    images = list(visit.images.prefetch_related("grading_jobs"))
-    return {
-        image: max(image.grading_jobs.all(), key=lambda job: job.queued_at, default=None)
-        for image in images
-    }
+def _eye_grade(jobs: dict[FundusImage, GradingJob | None], eye: str) -> EyeGrade:
+    """The eye's grade from its images' latest jobs: a failed or ungradable image has none."""
+    return eye_grade(
+        grade_of_level(job.predicted_grade)
+        if job.status == Status.SUCCEEDED and job.gradable and job.predicted_grade is not None
+        else None
+        for image, job in jobs.items()
+        if image.eye == eye and job is not None
+    )

@@ -19,9 +19,8 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from patients.models import Patient
 from screening.models import Addendum, Dme, EyeReading, OutcomeRule, Review, SignOff, Visit
-from screening.review_rules import review_summary
-from screening.selectors import review_progress
-from screening.services.grading import latest_jobs
+from screening.rules import EYES, Grade, grade_code, review_summary
+from screening.selectors import latest_gradings, review_progress
 
 REVIEWABLE = (Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW)
 
@@ -121,7 +120,7 @@ def eye_reading_record(
     review: Review,
     eye: str,
     gradable: bool,
-    grade: str = "",
+    grade: Grade | None = None,
     dme: str = Dme.ABSENT,
     ungradable_reason: str = "",
     comment: str = "",
@@ -132,7 +131,7 @@ def eye_reading_record(
     """
     review = Review.objects.select_related("visit").get(pk=review.pk)
     _ensure_own_draft(actor, review)
-    if gradable and not grade:
+    if gradable and grade is None:
         raise ValidationError({"grade": "Choose the ICDR grade, or mark the eye ungradable."})
     if not gradable and not ungradable_reason.strip():
         raise ValidationError({"ungradable_reason": "Say why the eye cannot be graded."})
@@ -142,11 +141,11 @@ def eye_reading_record(
     )
     before = _reading_fields(reading) if reading.pk else {}
     reading.gradable = gradable
-    reading.grade = grade if gradable else ""
+    reading.grade = grade_code(grade) if gradable else ""
     reading.dme = dme
     reading.ungradable_reason = "" if gradable else ungradable_reason.strip()
     reading.comment = comment
-    reading.ai_grade = visit.ai_grade_right if eye == "right" else visit.ai_grade_left
+    reading.ai_grade = grade_code(visit.ai_grade(eye))
     reading.recorded_at = timezone.now()
     reading.full_clean()
     reading.save()
@@ -186,16 +185,18 @@ def review_submit(
     review = Review.objects.select_for_update().select_related("visit").get(pk=review.pk)
     _ensure_own_draft(actor, review)
     readings = list(review.eye_readings.all())
-    missing = {"right", "left"} - {r.eye for r in readings}
+    missing = set(EYES) - {r.eye for r in readings}
     if missing:
         raise ValidationError(
             f"Record the {' and '.join(sorted(missing))} eye first "
             "(mark an eye without a usable photograph as ungradable)."
         )
-    overall, referable, key = review_summary(readings)
-    recommended = OutcomeRule.objects.filter(key=key).first()
+    summary = review_summary(readings)
+    recommended = OutcomeRule.objects.filter(key=summary.outcome_key).first()
     if recommended is None:
-        raise ValidationError(f"The outcome table has no rule for '{key}'; ask an administrator.")
+        raise ValidationError(
+            f"The outcome table has no rule for '{summary.outcome_key}'; ask an administrator."
+        )
     if outcome is not None and outcome != recommended:
         if not outcome_reason.strip():
             raise ValidationError(
@@ -203,7 +204,7 @@ def review_submit(
             )
     else:
         outcome, outcome_reason = recommended, ""
-    review.overall_grade, review.referable = overall, referable
+    review.overall_grade, review.referable = summary.overall, summary.referable
     review.recommended_outcome, review.outcome = recommended, outcome
     review.outcome_reason, review.comment = outcome_reason.strip(), comment
     review.submitted_at = timezone.now()
@@ -214,8 +215,8 @@ def review_submit(
         action="review.submit",
         obj=review,
         changes={
-            "overall_grade": [None, overall],
-            "referable": [None, referable],
+            "overall_grade": [None, grade_code(summary.overall)],
+            "referable": [None, summary.referable],
             "recommended_outcome": [None, recommended.key],
             "outcome": [None, outcome.key],
         },
@@ -252,7 +253,7 @@ def _sign(actor: User, visit: Visit) -> SignOff:
         raise ValidationError("The visit cannot be signed yet: a reading is still needed.")
     if progress.final.reader_id != actor.pk:
         raise PermissionDenied(f"The final reading is {progress.final.reader}'s; they sign it.")
-    jobs = [job.pk for job in latest_jobs(visit).values() if job is not None]
+    jobs = [job.pk for job in latest_gradings(visit).values() if job is not None]
     # The visit first: once the sign-off exists, PostgreSQL refuses changes to the visit row.
     visit.status = Visit.Status.SIGNED
     visit.save(update_fields=["status", "updated_at"])

@@ -1,21 +1,18 @@
 from django import template
 
+from screening.rules import UNGRADABLE, Grade, grade_label
+
 register = template.Library()
 
-ICDR_NAMES = {
-    "0": "No apparent DR",
-    "1": "Mild NPDR",
-    "2": "Moderate NPDR",
-    "3": "Severe NPDR",
-    "4": "Proliferative DR",
-    "U": "Ungradable",
-}
+# Names by stored code, derived from screening.rules (for code that has a code in hand; the
+# rules' `grade_label` is the one to call).
+ICDR_NAMES = {grade.code: grade.label for grade in [*Grade, UNGRADABLE]}
 
 
 @register.filter
 def icdr_name(grade: object) -> str:
-    """'2' or 2 -> 'Moderate NPDR'; 'U' -> 'Ungradable'."""
-    return ICDR_NAMES.get(str(grade), "")
+    """Grade 2 (or its code '2') -> 'Moderate NPDR'; U -> 'Ungradable'; no grade -> ''."""
+    return grade_label(grade)
 
 
 @register.filter

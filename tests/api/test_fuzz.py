@@ -72,8 +72,7 @@ def auth_headers(
 
     from screening.services.images import image_attach
     from screening.services.review import review_sign_off
-    from tests.factories import fundus_like_jpeg
-    from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+    from tests.factories import PASSWORD, fundus_like_jpeg, make_graded_visit, read_visit
 
     settings.API_THROTTLE_RATE = "100000/minute"
     upload = SimpleUploadedFile("a.jpg", fundus_like_jpeg())

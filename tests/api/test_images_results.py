@@ -6,8 +6,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from screening.models import FundusImage, GradingJob, Visit
-from tests.factories import fundus_like_jpeg
-from tests.review.conftest import make_graded_visit
+from tests.factories import fundus_like_jpeg, make_graded_visit
 
 
 def upload(client, visit, data: bytes, eye="right", field="macula", name="eye.jpg"):

@@ -25,7 +25,7 @@ from api.fhir import (
 )
 from audit.models import AuditEvent
 from screening.services.review import addendum_add, review_sign_off
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from screening.models import SignOff, Visit
-from tests.factories import PatientFactory, SiteFactory, UserFactory
-from tests.review.conftest import make_graded_visit
+from tests.factories import PatientFactory, SiteFactory, UserFactory, make_graded_visit
 
 pytestmark = [
     pytest.mark.browser,

@@ -6,8 +6,7 @@ from django.urls import reverse
 
 from screening.services.review import review_sign_off
 from tests.conftest import login
-from tests.factories import UserFactory
-from tests.review.conftest import PASSWORD, read_visit
+from tests.factories import PASSWORD, UserFactory, read_visit
 
 pytestmark = pytest.mark.django_db
 

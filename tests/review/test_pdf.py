@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from screening.services.review import addendum_add, review_sign_off
 from tests.conftest import login
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from screening.services.review import (
     review_start,
     review_withdraw,
 )
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from screening.models import EyeReading, Review, SignOff, Visit
 from tests.conftest import login
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 pytestmark = pytest.mark.django_db
 

@@ -16,6 +16,7 @@ from screening.models import (
     SignedRecordLocked,
     SignOff,
 )
+from screening.rules import Grade
 from screening.services.review import (
     addendum_add,
     eye_reading_record,
@@ -24,8 +25,7 @@ from screening.services.review import (
     review_submit,
 )
 from tests.conftest import login
-from tests.factories import UserFactory
-from tests.review.conftest import PASSWORD, read_visit
+from tests.factories import PASSWORD, UserFactory, read_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_service_calls_are_refused(signed, doctor, doctor2):
         review_start(actor=doctor2, visit=signed.visit)
     with pytest.raises(ValidationError):
         eye_reading_record(
-            actor=doctor, review=signed, eye="right", gradable=True, grade="0", dme="absent"
+            actor=doctor, review=signed, eye="right", gradable=True, grade=Grade.NO_DR, dme="absent"
         )
     with pytest.raises(ValidationError):
         review_submit(actor=doctor, review=signed, comment="changed")

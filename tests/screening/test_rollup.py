@@ -1,11 +1,10 @@
 """Visit roll-up of per-image AI results (CLINICAL.md: worst gradable image per eye, worse eye per
 visit, ungradable never becomes grade 0)."""
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from screening.models import GradingJob, Visit
-from screening.services.grading import summarise, visit_rollup
+from screening.services.grading import visit_rollup
 from screening.services.images import image_attach
 from tests.factories import fundus_like_jpeg
 
@@ -21,23 +20,6 @@ def graded_image(nurse, visit, eye, *, grade=None, gradable=True, status=Status.
         predicted_grade=grade if gradable else None,
     )
     return image
-
-
-@pytest.mark.parametrize(
-    ("right", "left", "expected"),
-    [
-        (0, 0, (0, False, "0")),
-        (1, 0, (1, False, "1")),
-        (0, 2, (2, True, "2")),
-        (4, 3, (4, True, "4")),
-        (None, 0, (None, None, "U")),  # an ungradable eye never becomes grade 0
-        (None, 1, (None, None, "U")),
-        (None, 3, (3, True, "3")),  # a referable eye is never hidden behind U
-        (None, None, (None, None, "U")),
-    ],
-)
-def test_summarise(right, left, expected):
-    assert summarise(right, left) == expected
 
 
 def test_upload_queues_a_job_and_marks_the_visit_grading(nurse, visit):

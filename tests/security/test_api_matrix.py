@@ -141,7 +141,7 @@ def callers(nurse, doctor, admin_user, api_client_user, outsider, other_site, ex
 
 def _signed_visit(request):
     from screening.services.review import review_sign_off
-    from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+    from tests.factories import PASSWORD, make_graded_visit, read_visit
 
     nurse, patient = request.getfixturevalue("nurse"), request.getfixturevalue("patient")
     signed = make_graded_visit(nurse=nurse, patient=patient, right=0, left=0)

@@ -13,8 +13,14 @@ from django.urls import reverse
 from screening.models import Addendum, EyeReading, FundusImage, Review, SignOff, Visit
 from screening.services.review import review_sign_off
 from tests.conftest import login
-from tests.factories import SiteFactory, UserFactory, fundus_like_jpeg
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import (
+    PASSWORD,
+    SiteFactory,
+    UserFactory,
+    fundus_like_jpeg,
+    make_graded_visit,
+    read_visit,
+)
 
 pytestmark = pytest.mark.django_db
 
