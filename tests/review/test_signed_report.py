@@ -21,7 +21,7 @@ from screening.reports import letter_pdf, letter_text, report_pdf
 from screening.services.review import review_sign_off
 from screening.signed_report import signed_report
 from tests.conftest import login
-from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+from tests.factories import PASSWORD, make_graded_visit, read_visit
 
 pytestmark = pytest.mark.django_db
 
