@@ -14,7 +14,7 @@ class SiteAdmin(AuditedModelAdmin):
 @admin.register(User)
 class UserAdmin(AuditedModelAdmin, BaseUserAdmin):
     fieldsets = [
-        *BaseUserAdmin.fieldsets,
+        *BaseUserAdmin.fieldsets,  # type: ignore[misc]  # a tuple; the stubs keep ModelAdmin's Optional
         ("DR Portal", {"fields": ["sites", "professional_id"]}),
     ]
     filter_horizontal = ["groups", "user_permissions", "sites"]
