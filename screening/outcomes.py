@@ -1,6 +1,11 @@
 """The default outcome table (docs/CLINICAL.md). Installed by migration 0003 and restored by a
 post_migrate hook when missing; rows a programme has edited are never overwritten."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from screening.models import OutcomeRule
+
 DEFAULT_OUTCOMES = [
     # key, label, refers?, recall months, refer within weeks
     ("0", "Routine rescreen in 12 months", False, 12, None),
@@ -13,7 +18,7 @@ DEFAULT_OUTCOMES = [
 ]
 
 
-def install_default_outcomes(rule_model: type, using: str = "default") -> None:
+def install_default_outcomes(rule_model: "type[OutcomeRule]", using: str = "default") -> None:
     """Add any missing default outcome (takes the model so migrations can pass theirs)."""
     for key, label, referral, recall, within in DEFAULT_OUTCOMES:
         rule_model.objects.using(using).get_or_create(

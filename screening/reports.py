@@ -87,7 +87,7 @@ def report_context(visit: Visit) -> dict[str, Any]:
     """Everything the report and the letter show, of a signed visit (get_signed_visit_for_user)."""
     sign_off = visit.sign_off
     final = sign_off.review
-    reviews = sorted(
+    reviews: list[Review] = sorted(
         (r for r in visit.reviews.all() if r.is_submitted),
         key=lambda r: list(Review.Round.values).index(r.round),
     )
@@ -207,7 +207,7 @@ def report_pdf(context: dict[str, Any]) -> bytes:
         _table(
             [
                 ["Overall grade (worse eye)", grade_text(final.overall_grade)],
-                ["Referable DR", {True: "Yes", False: "No"}.get(final.referable, "Unknown")],
+                ["Referable DR", {True: "Yes", False: "No", None: "Unknown"}[final.referable]],
                 ["Outcome", final.outcome.label if final.outcome else "—"],
             ]
             + ([["Outcome changed because", final.outcome_reason]] if final.outcome_reason else []),

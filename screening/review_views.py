@@ -1,6 +1,8 @@
 """Doctors' worklist, review, sign-off and addenda; the signed report and patient letter (HTML and
 PDF); the screening dashboard. Views parse input, call one service or selector, and render."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -60,7 +62,7 @@ def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     page = Paginator(visits, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"visit": v, "progress": review_progress(v), "waiting": now - v.waiting_since} for v in page
     ]
     return render(
@@ -233,7 +235,8 @@ def review_submit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
             messages.error(request, f"Not submitted: {message}")
         return redirect("screening:review", pk=visit.pk)
     progress = review_progress(get_visit_for_review(request.user, pk))
-    if progress.step == "sign" and progress.final.reader_id == request.user.pk:
+    final = progress.final
+    if progress.step == "sign" and final is not None and final.reader_id == request.user.pk:
         messages.success(request, "Reading submitted. Sign the report to finish.")
         return redirect("screening:sign_off", pk=visit.pk)
     messages.success(request, f"Reading submitted. {progress.reason} Another doctor reads next.")

@@ -86,7 +86,7 @@ def dispatch(job_ids: list[int]) -> int:
     sent = 0
     for job_id in job_ids:
         try:
-            grade_image.apply_async(args=[job_id], retry=False)
+            grade_image.apply_async(args=(job_id,), retry=False)
         except Exception:  # broker down: the job stays queued; the sweeper re-sends it
             logger.warning("broker unavailable; grading job %s stays queued", job_id, exc_info=True)
             continue
@@ -327,7 +327,11 @@ def visit_rollup(*, visit: Visit) -> bool:
         grades = [
             job.predicted_grade
             for image, job in jobs.items()
-            if image.eye == eye and job.status == Status.SUCCEEDED and job.gradable
+            if job is not None
+            and image.eye == eye
+            and job.status == Status.SUCCEEDED
+            and job.gradable
+            and job.predicted_grade is not None
         ]
         eye_grades[eye] = max(grades) if grades else None
     overall, referable, outcome_key = summarise(eye_grades["right"], eye_grades["left"])
