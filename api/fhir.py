@@ -42,7 +42,7 @@ SOP_OPHTHALMIC_PHOTOGRAPHY_8BIT = {
     "system": "urn:ietf:rfc:3986",
     "code": "urn:oid:1.2.840.10008.5.1.4.1.1.77.1.5.1",
 }
-GENDER = {
+GENDER: dict[str, str] = {
     Patient.Sex.FEMALE: "female",
     Patient.Sex.MALE: "male",
     Patient.Sex.OTHER: "other",

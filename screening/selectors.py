@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from django.conf import settings
 from django.db.models import (
@@ -245,7 +245,7 @@ def review_worklist(
     ungradable_only: bool = False,
     date_from: date | None = None,
     date_to: date | None = None,
-) -> QuerySet[WithAnnotations[Visit, WorklistAnnotations]]:
+) -> "QuerySet[WithAnnotations[Visit, WorklistAnnotations]]":
     """Visits awaiting a doctor at the user's sites: urgent AI results first, then (optionally) the
     AI-referable ones, then the longest waiting. Each carries `urgent`, `waiting_since`,
     `image_count` and its prefetched reviews (for `review_progress`)."""
@@ -324,7 +324,7 @@ def signed_ai_rows(visit: Visit) -> list[tuple[str, list[ImageRow]]]:
 # --- REST API (issue 6) ---------------------------------------------------------------------------
 
 
-def _newest_jobs_first() -> Prefetch:
+def _newest_jobs_first() -> "Prefetch[str, QuerySet[GradingJob], Literal['jobs_newest_first']]":
     return Prefetch(
         "grading_jobs",
         queryset=GradingJob.objects.order_by("-queued_at", "-pk"),
@@ -342,12 +342,26 @@ def visit_list(user: User) -> QuerySet[Visit]:
     )
 
 
-def images_with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]:
+class ImageJobs(TypedDict):
+    """What `images_with_gradings` prefetches onto each image."""
+
+    jobs_newest_first: list[GradingJob]
+
+
+def images_with_gradings(
+    images: QuerySet[FundusImage],
+) -> "QuerySet[WithAnnotations[FundusImage, ImageJobs]]":
     """Images with their grading jobs prefetched newest first (`image.jobs_newest_first`)."""
     return images.prefetch_related(_newest_jobs_first()).order_by("eye", "field", "uploaded_at")
 
 
-def get_visit_with_images_for_user(user: User, pk: int) -> Visit:
+class VisitImages(TypedDict):
+    """What `get_visit_with_images_for_user` prefetches onto the visit."""
+
+    image_list: "list[WithAnnotations[FundusImage, ImageJobs]]"
+
+
+def get_visit_with_images_for_user(user: User, pk: int) -> "WithAnnotations[Visit, VisitImages]":
     """The visit with its images and their gradings prefetched; 404 outside the user's sites."""
     images = Prefetch(
         "images", queryset=images_with_gradings(FundusImage.objects.all()), to_attr="image_list"
@@ -361,7 +375,7 @@ def images_for_user(user: User) -> QuerySet[FundusImage]:
     )
 
 
-def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
+def get_image_with_gradings_for_user(user: User, pk: uuid.UUID | str) -> FundusImage:
     return get_object_or_404(images_for_user(user), pk=pk)
 
 
