@@ -1,4 +1,5 @@
 import datetime
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -26,14 +27,15 @@ class UserAccessFields(forms.Form):
         help_text="Clinics whose records this user may see.",
     )
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         roles = set(data.get("roles") or [])
         if roles - {Role.ADMIN} and not data.get("sites"):
             self.add_error("sites", "Nurses, doctors and API clients need at least one site.")
         return data
 
-    def access(self) -> dict[str, object]:
+    def access(self) -> dict[str, Any]:
         return {
             "roles": [Role(r) for r in self.cleaned_data["roles"]],
             "sites": list(self.cleaned_data["sites"]),
@@ -52,12 +54,12 @@ class UserCreateForm(UserAccessFields, forms.ModelForm):
         model = User
         fields = ["username", *USER_PROFILE_FIELDS]
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sites"].queryset = assignable_sites()
+        cast(forms.ModelMultipleChoiceField, self.fields["sites"]).queryset = assignable_sites()
         self.fields["email"].required = False
 
-    def clean(self) -> dict[str, object]:
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("send_invite") and not data.get("email"):
             self.add_error(
@@ -67,7 +69,7 @@ class UserCreateForm(UserAccessFields, forms.ModelForm):
             )
         return data
 
-    def service_fields(self) -> dict[str, object]:
+    def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {
             "username": data["username"],
@@ -82,16 +84,16 @@ class UserEditForm(UserAccessFields, forms.ModelForm):
         model = User
         fields = list(USER_PROFILE_FIELDS)
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         user = self.instance
-        self.fields["sites"].queryset = assignable_sites(user)
+        cast(forms.ModelMultipleChoiceField, self.fields["sites"]).queryset = assignable_sites(user)
         if not self.is_bound:
             held = {group.name for group in user.groups.all()}
             self.initial["roles"] = [role.value for role in Role if role.value in held]
             self.initial["sites"] = list(user.sites.all())
 
-    def service_fields(self) -> dict[str, object]:
+    def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {**{name: data[name] for name in USER_PROFILE_FIELDS}, **self.access()}
 
@@ -108,7 +110,7 @@ class UserSearchForm(forms.Form):
         initial="active",
     )
 
-    def filters(self) -> dict[str, object]:
+    def filters(self) -> dict[str, Any]:
         """Keyword arguments for `user_search`: active users until the form says otherwise."""
         if not self.is_bound or not self.is_valid():
             return {"active": True}
@@ -159,9 +161,10 @@ class ApiTokenForm(forms.Form):
         help_text="Leave empty for a token that does not expire; revoke it when no longer needed.",
     )
 
-    def __init__(self, *args: object, subject: User, **kwargs: object) -> None:
+    def __init__(self, *args: Any, subject: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sites"].queryset = subject.sites.order_by("name")
+        sites = cast(forms.ModelMultipleChoiceField, self.fields["sites"])
+        sites.queryset = subject.sites.order_by("name")
 
     def clean_expires_on(self) -> datetime.date | None:
         day = self.cleaned_data["expires_on"]
@@ -169,7 +172,7 @@ class ApiTokenForm(forms.Form):
             raise forms.ValidationError("The date is in the past.")
         return day
 
-    def service_fields(self) -> dict[str, object]:
+    def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
         expires_at = None
         if data["expires_on"]:

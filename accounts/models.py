@@ -5,10 +5,14 @@ which patients, visits and images they can see.
 """
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+
+if TYPE_CHECKING:
+    from accounts.roles import Role
 
 
 class Site(models.Model):
@@ -55,6 +59,10 @@ class User(AbstractUser):
         blank=True,
         help_text="For clinicians: registration number printed on signed reports.",
     )
+
+    if TYPE_CHECKING:  # per-request caches that accounts.roles keeps on the user object
+        _dr_roles: set[Role]
+        _dr_token_site_ids: list[int]
 
     class Meta:
         ordering = ["username"]

@@ -6,7 +6,7 @@ gives them model permissions. Site scoping is not a permission: see `sites_for()
 
 from enum import StrEnum
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db.models import QuerySet
 
 from accounts.models import Site, User
@@ -68,7 +68,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 }
 
 
-def sync_role_groups(group_model: type, permission_model: type, using: str = "default") -> None:
+def sync_role_groups(
+    group_model: type[Group], permission_model: type[Permission], using: str = "default"
+) -> None:
     """Create each role's group and grant it exactly its permissions (idempotent).
 
     Takes the models as arguments so the data migration can pass its historical models. A
@@ -77,7 +79,7 @@ def sync_role_groups(group_model: type, permission_model: type, using: str = "de
     """
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.using(using).get_or_create(name=role.value)
-        wanted = []
+        wanted: list[Permission] = []
         for name in names:
             app_label, codename = name.split(".")
             wanted.extend(

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.decorators import role_required
 from accounts.forms import ApiTokenForm, SiteForm, UserCreateForm, UserEditForm, UserSearchForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import Role, has_role
 from accounts.selectors import (
     api_tokens_of,
@@ -28,14 +29,14 @@ admin_only = role_required(Role.ADMIN)
 
 
 @admin_only
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     search = UserSearchForm(request.GET or None)
     page = Paginator(user_search(**search.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "accounts/user_list.html", {"search": search, "page": page})
 
 
 @admin_only
-def user_create_view(request: HttpRequest) -> HttpResponse:
+def user_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -52,7 +53,7 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @admin_only
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The user's details and the form that changes them, their roles and their sites."""
     subject = get_user_for_admin(pk)
     form = UserEditForm(request.POST or None, instance=subject)
@@ -71,7 +72,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Deactivate only when the admin ticked the confirmation (it signs the user out at once)."""
     if request.POST.get("confirm") != "yes":
         subject = get_user_for_admin(pk)
@@ -88,13 +89,13 @@ def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def user_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _user_action(request, pk, services.user_reactivate, "Reactivated {}.")
 
 
 @require_POST
 @admin_only
-def user_invite_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_invite_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _user_action(
         request, pk, services.user_send_invite, "Emailed {} a link to choose a password."
     )
@@ -102,7 +103,7 @@ def user_invite_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def user_reset_password_view(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reset_password_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _user_action(
         request,
         pk,
@@ -128,12 +129,12 @@ def _user_action(
 
 
 @admin_only
-def site_list_view(request: HttpRequest) -> HttpResponse:
+def site_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "accounts/site_list.html", {"sites": site_list()})
 
 
 @admin_only
-def site_create_view(request: HttpRequest) -> HttpResponse:
+def site_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = SiteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -149,7 +150,7 @@ def site_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @admin_only
-def site_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+def site_edit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     site = get_site_for_admin(pk)
     form = SiteForm(request.POST or None, instance=site)
     if request.method == "POST" and form.is_valid():
@@ -167,7 +168,7 @@ def site_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def site_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def site_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     site = services.site_set_active(
         actor=request.user, site=get_site_for_admin(pk), active=False, request=request
     )
@@ -177,7 +178,7 @@ def site_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def site_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def site_reactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     site = services.site_set_active(
         actor=request.user, site=get_site_for_admin(pk), active=True, request=request
     )
@@ -186,7 +187,7 @@ def site_reactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @admin_only
-def api_tokens_view(request: HttpRequest, pk: int) -> HttpResponse:
+def api_tokens_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An API client's tokens, and the form that issues a new one. The new token's plaintext is
     shown on this one response only (never stored, never put in a URL or the session)."""
     subject = get_user_for_admin(pk)
@@ -214,7 +215,7 @@ def api_tokens_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @admin_only
-def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     token = get_api_token_for_admin(pk)
     try:
         services.api_token_revoke(actor=request.user, token=token, request=request)

@@ -3,12 +3,13 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Site, User
 from accounts.roles import Role, has_role, sites_for
 from accounts.services import password_change, password_set_from_link
@@ -19,7 +20,7 @@ from screening.selectors import recent_visits, visits_for_user
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One landing page; each role sees the panels for its own work."""
     user = request.user
     context: dict[str, object] = {"sites": sites_for(user)}
@@ -42,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters()
 @login_required
-def password_change_view(request: HttpRequest) -> HttpResponse:
+def password_change_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Change one's own password; every other session of the user ends, this one continues."""
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():

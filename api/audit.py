@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from django.db import models
 from rest_framework.request import Request
 
@@ -6,7 +8,7 @@ from audit.services import audit_record
 
 
 def api_audit(
-    request: Request, action: str, obj: models.Model, changes: dict[str, object] | None = None
+    request: Request, action: str, obj: models.Model, changes: Mapping[str, object] | None = None
 ) -> None:
     """Record an API read or write like the web does, noting the token (its public prefix)."""
     changes = dict(changes or {})

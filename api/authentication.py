@@ -4,9 +4,9 @@ A token request's user is scoped to the sites the token is limited to (`limit_to
 so every selector and service, which all go through `accounts.roles.sites_for`, sees only those.
 """
 
-from django.http import HttpRequest
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from accounts.api_tokens import TokenRefused, token_check, token_site_ids
 from accounts.models import ApiToken, User
@@ -18,7 +18,7 @@ KEYWORD = "Token"
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token drp_<prefix>_<secret>`; 401 for unknown, expired or revoked tokens."""
 
-    def authenticate(self, request: HttpRequest) -> tuple[User, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower() != KEYWORD.lower().encode():
             return None
@@ -35,7 +35,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         limit_to_token_sites(user, token_site_ids(token))
         return user, token
 
-    def authenticate_header(self, request: HttpRequest) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return KEYWORD
 
 

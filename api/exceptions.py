@@ -115,8 +115,12 @@ def error_body(status_code: int, exc: Exception) -> dict[str, Any]:
         )
         code = _first_code(exc.get_codes(), default="invalid")
     elif isinstance(exc, exceptions.APIException):
-        detail = exc.detail
-        message = " ".join(str(m) for m in detail) if isinstance(detail, list) else str(detail)
+        error_detail = exc.detail
+        message = (
+            " ".join(str(m) for m in error_detail)
+            if isinstance(error_detail, list)
+            else str(error_detail)
+        )
         code = _first_code(exc.get_codes(), default=exc.default_code)
     return {"error": {"status": status_code, "code": code, "message": message, "fields": fields}}
 

@@ -51,7 +51,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("images", "results"): READ_IMAGE,
 }
 
-ACTION_WORDS = {
+ACTION_WORDS: dict[str, str] = {
     ApiToken.Action.READ: "read records",
     ApiToken.Action.WRITE: "register patients or visits",
     ApiToken.Action.UPLOAD: "upload photographs",

@@ -1,7 +1,7 @@
 """OpenAPI details drf-spectacular cannot infer: the token scheme and the error responses every
 operation can give (all in the one error body of `api.exceptions`)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -26,7 +26,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # The metaclass moves declared fields off the class, so this never shadows Serializer.fields
+    # at run time; the stubs cannot know that.
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -34,7 +36,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ApiAutoSchema(AutoSchema):
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         codes = ["400", "401", "403", "404", "429"]
         if self.method in ("POST", "PATCH", "PUT"):

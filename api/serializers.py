@@ -2,7 +2,7 @@
 the models and services; serializers only parse types and shape answers."""
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -53,11 +53,12 @@ class PatientWriteSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             del self.fields["site"]  # a patient never moves between sites
         elif request is not None:
-            self.fields["site"].queryset = sites_for(request.user).filter(is_active=True)
+            site = cast(serializers.RelatedField, self.fields["site"])
+            site.queryset = sites_for(request.user).filter(is_active=True)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and "site" not in data:
-            sites = list(self.fields["site"].queryset[:2])
+            sites = list(cast(serializers.RelatedField, self.fields["site"]).get_queryset()[:2])
             if len(sites) != 1:
                 raise serializers.ValidationError({"site": "Choose the site of the patient."})
             data["site"] = sites[0]
@@ -224,7 +225,8 @@ class VisitWriteSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["patient"].queryset = patients_for_user(request.user)
+            patient = cast(serializers.RelatedField, self.fields["patient"])
+            patient.queryset = patients_for_user(request.user)
 
 
 class VisitResultsSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import ApiToken
 from api import serializers as s
 from api.audit import api_audit
@@ -51,11 +52,13 @@ class ApiViewSet(GenericViewSet):
     # are never kept in a shared cache.
 
     policy = ""
+    request: AuthenticatedRequest  # RolePolicy answers 401 before any action runs
 
-    def finalize_response(
+    # DRF finalizes any HttpResponse (report_pdf returns one); its stubs only allow a Response.
+    def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        response = super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
         if not response.has_header("Cache-Control"):  # clinical data: never in a shared cache
             response["Cache-Control"] = "private, no-store"
         return response
@@ -82,7 +85,7 @@ class TokenViewSet(ApiViewSet):
         "its name, prefix, allowed actions, expiry and last use. Tokens are issued and revoked "
         "by administrators at /staff/users/<id>/tokens/.",
     )
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         return Response(s.token_info(request.user, token))
 
@@ -119,24 +122,24 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(summary="Read a patient")
-    def retrieve(self, request: Request, pk: int) -> Response:
+    def retrieve(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = self.get_object()
         api_audit(request, "patient.view", patient)
         return Response(s.PatientSerializer(patient).data)
 
     @extend_schema(summary="Register a patient", responses={201: s.PatientSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         site = fields.pop("site")
         patient = patient_create(actor=request.user, site=site, **fields)
         api_audit(request, "patient.create", patient, {"site": site.code, "mrn": patient.mrn})
-        patient.visit_count = 0
+        patient.visit_count = 0  # type: ignore[attr-defined]  # patient_search's annotation
         return Response(s.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change a patient's details", responses={200: s.PatientSerializer})
-    def partial_update(self, request: Request, pk: int) -> Response:
+    def partial_update(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = self.get_object()
         serializer = self.get_serializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -173,13 +176,13 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(summary="Read a visit with its photographs", responses=s.VisitDetailSerializer)
-    def retrieve(self, request: Request, pk: int) -> Response:
+    def retrieve(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = get_visit_with_images_for_user(request.user, pk)
         api_audit(request, "visit.view", visit)
         return Response(s.VisitDetailSerializer(visit).data)
 
     @extend_schema(summary="Open a visit", responses={201: s.VisitDetailSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -194,7 +197,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         responses=s.VisitResultsSerializer,
         filters=False,
     )
-    def results(self, request: Request, pk: int) -> Response:
+    def results(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = get_visit_with_images_for_user(request.user, pk)
         api_audit(request, "visit.results_view", visit)
         images = visit.image_list
@@ -214,7 +217,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         }
         return Response(data)
 
-    def _signed_visit(self, request: Request, pk: int) -> Visit:
+    def _signed_visit(self, request: AuthenticatedRequest, pk: int) -> Visit:
         """404 outside the caller's sites; 409 when the visit exists but is not signed yet."""
         visit = get_visit_for_user(request.user, pk)
         if visit.status != Visit.Status.SIGNED:
@@ -226,7 +229,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         return get_signed_visit_for_user(request.user, pk)
 
     @extend_schema(summary="The signed report", responses=s.ReportSerializer, filters=False)
-    def report(self, request: Request, pk: int) -> Response:
+    def report(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.view", visit)
         return Response(s.report_data(signed_report(visit)))
@@ -236,7 +239,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY)},
         filters=False,
     )
-    def report_pdf(self, request: Request, pk: int) -> HttpResponse:
+    def report_pdf(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.download", visit)
         response = HttpResponse(report_pdf(signed_report(visit)), content_type="application/pdf")
@@ -253,7 +256,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         responses={(200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT)},
         filters=False,
     )
-    def fhir(self, request: Request, pk: int) -> Response:
+    def fhir(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = self._signed_visit(request, pk)
         api_audit(request, "report.fhir_export", visit)
         return Response(visit_bundle(signed_report(visit)))
@@ -273,7 +276,7 @@ class VisitImageViewSet(ApiViewSet):
     parser_classes = [MultiPartParser]  # a JSON upload is a 415
 
     @extend_schema(summary="The photographs of a visit", responses=s.ImageSerializer(many=True))
-    def list(self, request: Request, pk: int) -> Response:
+    def list(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = get_visit_for_user(request.user, pk)
         api_audit(request, "visit.images_view", visit)
         images = images_with_gradings(visit.images.all())
@@ -287,7 +290,7 @@ class VisitImageViewSet(ApiViewSet):
         request={"multipart/form-data": s.ImageUploadSerializer},
         responses={201: s.ImageSerializer, 200: s.ImageSerializer},
     )
-    def create(self, request: Request, pk: int) -> Response:
+    def create(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = get_visit_for_user(request.user, pk)
         limit = settings.FUNDUS_MAX_UPLOAD_BYTES
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_OVERHEAD_BYTES:
@@ -324,7 +327,7 @@ class ImageViewSet(ApiViewSet):
     pagination_class = None
 
     @extend_schema(summary="A photograph's facts and latest grading")
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: AuthenticatedRequest, pk: str) -> Response:
         image = get_image_with_gradings_for_user(request.user, pk)
         api_audit(request, "image.view", image)
         return Response(s.ImageSerializer(image).data)
@@ -333,7 +336,7 @@ class ImageViewSet(ApiViewSet):
         summary="Every grading of a photograph (one per model version)",
         responses=s.GradingSerializer(many=True),
     )
-    def results(self, request: Request, pk: str) -> Response:
+    def results(self, request: AuthenticatedRequest, pk: str) -> Response:
         image = get_image_with_gradings_for_user(request.user, pk)
         api_audit(request, "image.results_view", image)
         return Response(s.GradingSerializer(gradings_of_image(image), many=True).data)

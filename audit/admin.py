@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.db.models import Model
 from django.http import HttpRequest
 
@@ -30,11 +31,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 class AuditedModelAdmin(admin.ModelAdmin):
     """Django admin changes bypass the services, so record them in the audit trail here too."""
 
-    def log_addition(self, request: HttpRequest, obj: Model, message: object) -> object:
+    def log_addition(self, request: HttpRequest, obj: Model, message: object) -> LogEntry:
         self._audit(request, obj, "create", message)
         return super().log_addition(request, obj, message)
 
-    def log_change(self, request: HttpRequest, obj: Model, message: object) -> object:
+    def log_change(self, request: HttpRequest, obj: Model, message: object) -> LogEntry:
         self._audit(request, obj, "update", message)
         return super().log_change(request, obj, message)
 

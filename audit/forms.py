@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 
 from accounts.models import User
@@ -22,20 +24,23 @@ class AuditFilterForm(forms.Form):
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in audit_actions()]
-        self.fields["object_type"].choices = [("", "Any record")] + [
+        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "Any action")] + [
+            (a, a) for a in audit_actions()
+        ]
+        cast(forms.ChoiceField, self.fields["object_type"]).choices = [("", "Any record")] + [
             (t, t) for t in audit_object_types()
         ]
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError("The start date is after the end date.")
         return data
 
-    def filters(self) -> dict[str, object]:
+    def filters(self) -> dict[str, Any]:
         """Keyword arguments for `audit_event_search` (none when the form is invalid)."""
         if not self.is_valid():
             return {}

@@ -1,6 +1,8 @@
 """The audit trail: one append-only row per security-relevant event (who did what to which record,
 from where). Rows are never changed or deleted by the application; see `AuditEvent.save()`."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -68,7 +70,7 @@ class AuditEvent(models.Model):
         who = self.actor or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_repr}".strip()
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AuditTrailIsAppendOnly
         super().save(*args, **kwargs)

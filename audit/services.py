@@ -1,6 +1,7 @@
 """Writing to the audit trail. Every other app records its events through `audit_record()`."""
 
 import ipaddress
+from collections.abc import Mapping
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import models
@@ -18,7 +19,7 @@ def audit_record(
     actor: User | AnonymousUser | None,
     action: str,
     obj: models.Model | None = None,
-    changes: dict[str, object] | None = None,
+    changes: Mapping[str, object] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it.

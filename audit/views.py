@@ -1,8 +1,9 @@
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from accounts.decorators import role_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import Role
 from audit.forms import AuditFilterForm
 from audit.selectors import audit_event_search
@@ -11,7 +12,7 @@ PAGE_SIZE = 50
 
 
 @role_required(Role.ADMIN)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     if not form.is_bound:
         events = audit_event_search()

@@ -228,7 +228,7 @@ class Grader:
         for s in range(0, len(todo), batch_size):
             chunk = todo[s : s + batch_size]
             probs = self.predict_normalized(np.stack([pre.normalized for _, pre, _ in chunk]))
-            maps = self.heatmaps([pre for _, pre, _ in chunk]) if explain else [None] * len(chunk)
+            maps = self.heatmaps([pre for _, pre, _ in chunk]) if explain else (None,) * len(chunk)
             for (i, _, qm), p, hm in zip(chunk, probs, maps, strict=True):
                 r = self._result(p)
                 r.quality_metrics, r.heatmap_png = qm, hm

@@ -51,7 +51,7 @@ def decode_image(data: bytes) -> Image.Image:
     Raises :class:`ml.errors.ImageDecodeError` when the bytes are not a readable image.
     """
     try:
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
         img = ImageOps.exif_transpose(img)
         return img.convert("RGB")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from patients.models import Patient
 
@@ -10,5 +11,5 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ["mrn", "family_name", "given_name"]
     list_select_related = ["site"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Patient | None = None) -> bool:
         return False

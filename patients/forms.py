@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -16,25 +18,25 @@ class PatientForm(forms.ModelForm):
             "address": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             del self.fields["site"]  # a patient never moves between sites
         else:
             sites = sites_for(user).filter(is_active=True)
-            self.fields["site"].queryset = sites
+            cast(forms.ModelChoiceField, self.fields["site"]).queryset = sites
             if sites.count() == 1:
                 self.fields["site"].initial = sites.first()
         self.fields["diagnosis_year"].widget.attrs.update({"min": 1900, "placeholder": "e.g. 2015"})
 
     @property
-    def chosen_site(self) -> Site | None:
-        return self.cleaned_data.get("site")
+    def chosen_site(self) -> Site:
+        return self.cleaned_data["site"]  # the create form requires a site
 
-    def service_fields(self) -> dict[str, object]:
+    def service_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in EDITABLE_FIELDS}
 
-    def add_error(self, field: str | None, error: ValidationError | str) -> None:
+    def add_error(self, field: str | None, error: Any) -> None:  # any shape Django accepts
         """A duplicate record number (a model constraint, so reported without a field) is shown
         on the MRN field, whether the form's validation or the service found it."""
         if field is None and isinstance(error, ValidationError) and "mrn" in self.fields:

@@ -1,10 +1,11 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.decorators import role_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role
 from audit.services import audit_record, changed_fields
 from patients.forms import PatientForm, PatientSearchForm
@@ -16,7 +17,7 @@ PAGE_SIZE = 25
 
 
 @role_required(*READ_ROLES)
-def patient_list(request: HttpRequest) -> HttpResponse:
+def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     search = PatientSearchForm(request.GET)
     query = search.cleaned_data["q"] if search.is_valid() else ""
     page = Paginator(patient_search(user=request.user, query=query), PAGE_SIZE).get_page(
@@ -26,7 +27,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*READ_ROLES)
-def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def patient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
     audit_record(actor=request.user, action="patient.view", obj=patient, request=request)
     visits = visits_for_patient(user=request.user, patient=patient)
@@ -34,7 +35,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(Role.NURSE)
-def patient_create_view(request: HttpRequest) -> HttpResponse:
+def patient_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -57,7 +58,7 @@ def patient_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.NURSE)
-def patient_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+def patient_edit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
     before = {name: getattr(patient, name) for name in EDITABLE_FIELDS}  # the form edits in place
     form = PatientForm(request.POST or None, instance=patient, user=request.user)

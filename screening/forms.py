@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 
 from screening.models import Eye, Field, Visit
@@ -23,7 +25,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     """A file field taking several files; each is validated later, one by one, by the service."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
             "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/tiff"})
         )
@@ -40,4 +42,6 @@ class MultipleFileField(forms.FileField):
 class ImageUploadForm(forms.Form):
     eye = forms.ChoiceField(choices=Eye.choices, widget=forms.RadioSelect)
     field = forms.ChoiceField(choices=Field.choices, initial=Field.MACULA, widget=forms.RadioSelect)
-    files = MultipleFileField(label="Photographs (JPEG, PNG or TIFF)")
+    # The metaclass moves declared fields off the class, so this never shadows BaseForm.files at
+    # run time; the stubs cannot know that.
+    files = MultipleFileField(label="Photographs (JPEG, PNG or TIFF)")  # type: ignore[assignment]

@@ -1,6 +1,10 @@
 """Forms of the doctors' review pages (they parse input; the services decide)."""
 
+from typing import Any, cast
+
 from django import forms
+from django.db import models
+from django.db.models import QuerySet
 
 from accounts.models import Site
 from screening.models import Dme, EyeReading, OutcomeRule
@@ -10,7 +14,7 @@ from screening.rules import Grade
 
 def _question(field: str) -> str:
     """The model field's verbose name (the clinician's question) with a capital first letter."""
-    name = str(EyeReading._meta.get_field(field).verbose_name)
+    name = str(cast(models.Field, EyeReading._meta.get_field(field)).verbose_name)
     return name[:1].upper() + name[1:]
 
 
@@ -93,7 +97,7 @@ class WorklistFilterForm(forms.Form):
         label="Visit to", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args: object, sites: object = None, **kwargs: object) -> None:
+    def __init__(self, *args: Any, sites: QuerySet[Site] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if sites is not None:
-            self.fields["site"].queryset = sites
+            cast(forms.ModelChoiceField, self.fields["site"]).queryset = sites

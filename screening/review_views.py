@@ -1,6 +1,8 @@
 """Doctors' worklist, review, sign-off and addenda; the signed report and patient letter (HTML and
 PDF); the screening dashboard. Views parse input, call one service or selector, and render."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -10,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role, sites_for
 from audit.services import audit_record
 from screening.dashboard import dashboard_context
@@ -46,7 +49,7 @@ WORKLIST_PAGE_SIZE = 50
 
 
 @role_required(Role.DOCTOR)
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Visits waiting for a doctor at the user's sites: urgent first, then oldest first."""
     form = WorklistFilterForm(request.GET or None, sites=sites_for(request.user))
     filters = form.cleaned_data if form.is_valid() else {}
@@ -60,7 +63,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(visits, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"visit": v, "progress": review_progress(v), "waiting": now - v.waiting_since} for v in page
     ]
     return render(
@@ -77,7 +80,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.DOCTOR)
-def review_page(request: HttpRequest, pk: int) -> HttpResponse:
+def review_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Both eyes side by side with the AI's results; the doctor's draft reading (GET), or one eye
     of it recorded (POST)."""
     visit = get_visit_for_review(request.user, pk)
@@ -104,7 +107,7 @@ def _own_draft(progress: ReviewProgress, request: HttpRequest) -> Review | None:
 
 
 def _record_eye(
-    request: HttpRequest, visit: Visit, draft: Review, eye: str, form: EyeReadingForm
+    request: AuthenticatedHttpRequest, visit: Visit, draft: Review, eye: str, form: EyeReadingForm
 ) -> bool:
     if not form.is_valid():
         for field, errors in form.errors.items():
@@ -187,7 +190,7 @@ def _review_context(
 
 @require_POST
 @role_required(Role.DOCTOR)
-def review_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+def review_start_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_review(request.user, pk)
     try:
         review = review_start(actor=request.user, visit=visit)
@@ -200,7 +203,7 @@ def review_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(Role.DOCTOR)
-def review_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+def review_withdraw_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Withdraw the open draft reading (one's own, or another doctor's left too long)."""
     visit = get_visit_for_review(request.user, pk)
     draft = review_progress(visit).open_review()
@@ -218,7 +221,7 @@ def review_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(Role.DOCTOR)
-def review_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
+def review_submit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_review(request.user, pk)
     draft = _own_draft(review_progress(visit), request)
     form = ReviewSubmitForm(request.POST)
@@ -232,7 +235,8 @@ def review_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"Not submitted: {message}")
         return redirect("screening:review", pk=visit.pk)
     progress = review_progress(get_visit_for_review(request.user, pk))
-    if progress.step == "sign" and progress.final.reader_id == request.user.pk:
+    final = progress.final
+    if progress.step == "sign" and final is not None and final.reader_id == request.user.pk:
         messages.success(request, "Reading submitted. Sign the report to finish.")
         return redirect("screening:sign_off", pk=visit.pk)
     messages.success(request, f"Reading submitted. {progress.reason} Another doctor reads next.")
@@ -240,7 +244,7 @@ def review_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(Role.DOCTOR)
-def sign_off_view(request: HttpRequest, pk: int) -> HttpResponse:
+def sign_off_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Confirm the final reading with the signing doctor's password; the report is then locked."""
     visit = get_visit_for_review(request.user, pk)
     progress = review_progress(visit)
@@ -263,7 +267,7 @@ def sign_off_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(Role.DOCTOR)
-def addendum_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+def addendum_create_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     form = AddendumForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -278,21 +282,21 @@ def addendum_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*READ_ROLES)
-def report_view(request: HttpRequest, pk: int) -> HttpResponse:
+def report_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="report.view", obj=visit, request=request)
     return render(request, "screening/review/report.html", {"report": signed_report(visit)})
 
 
 @role_required(*READ_ROLES)
-def report_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+def report_pdf_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="report.download", obj=visit, request=request)
     return _pdf(report_pdf(signed_report(visit)), f"report-{visit.pk}.pdf")
 
 
 @role_required(*READ_ROLES)
-def letter_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letter_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="letter.view", obj=visit, request=request)
     report = signed_report(visit)
@@ -302,7 +306,7 @@ def letter_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*READ_ROLES)
-def letter_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letter_pdf_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_signed_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="letter.download", obj=visit, request=request)
     return _pdf(letter_pdf(signed_report(visit)), f"letter-{visit.pk}.pdf")
@@ -317,6 +321,6 @@ def _pdf(content: bytes, filename: str) -> HttpResponse:
 
 
 @role_required(Role.DOCTOR, Role.ADMIN)
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Screening statistics of the user's sites as server-rendered SVG charts."""
     return render(request, "screening/review/dashboard.html", dashboard_context(request.user))

@@ -2,7 +2,8 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import (
@@ -12,6 +13,7 @@ from django.db.models import (
     Exists,
     F,
     Max,
+    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -23,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_stubs_ext import WithAnnotations
 
 from accounts.models import Site, User
 from accounts.roles import sites_for
@@ -150,6 +153,7 @@ def grading_overview(*, since_hours: int = 24) -> dict[str, object]:
     latencies = sorted(
         (done - queued).total_seconds()
         for queued, done in finished.values_list("queued_at", "finished_at")[:10_000]
+        if done is not None  # the filter above already requires it
     )
     return {
         "counts": [(label, counts.get(value, 0)) for value, label in GradingJob.Status.choices],
@@ -172,7 +176,9 @@ def broker_queue_depth(queue: str = "grading") -> int | None:
         with app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
             channel = connection.default_channel
-            return channel.queue_declare(queue=queue, durable=True, auto_delete=False).message_count
+            # kombu's stubs type the channel as the abstract StdChannel; a real one declares queues.
+            declared = channel.queue_declare(queue=queue, durable=True, auto_delete=False)  # type: ignore[attr-defined]
+            return declared.message_count
     except Exception:  # an unreachable broker is shown on the page, not raised
         return None
 
@@ -266,6 +272,15 @@ def get_visit_for_review(user: User, pk: int) -> Visit:
     )
 
 
+class WorklistAnnotations(TypedDict):
+    """What `review_worklist` adds to each visit."""
+
+    image_count: int
+    max_referable_p: float | None
+    waiting_since: datetime
+    urgent: bool
+
+
 def review_worklist(
     *,
     user: User,
@@ -274,7 +289,7 @@ def review_worklist(
     ungradable_only: bool = False,
     date_from: date | None = None,
     date_to: date | None = None,
-) -> QuerySet[Visit]:
+) -> "QuerySet[WithAnnotations[Visit, WorklistAnnotations]]":
     """Visits awaiting a doctor at the user's sites: urgent AI results first, then (optionally) the
     AI-referable ones, then the longest waiting. Each carries `urgent`, `waiting_since`,
     `image_count` and its prefetched reviews (for `review_progress`)."""
@@ -308,7 +323,7 @@ def review_worklist(
         visits = visits.filter(visit_date__gte=date_from)
     if date_to:
         visits = visits.filter(visit_date__lte=date_to)
-    order = ["-urgent"]
+    order: list[str | OrderBy] = ["-urgent"]
     if referable_first:
         order.append(F("ai_referable").desc(nulls_last=True))
     return visits.order_by(*order, "waiting_since", "pk")
@@ -373,7 +388,13 @@ def images_with_gradings(images: QuerySet[FundusImage]) -> QuerySet[FundusImage]
     return with_gradings(images).order_by("eye", "field", "uploaded_at")
 
 
-def get_visit_with_images_for_user(user: User, pk: int) -> Visit:
+class VisitImages(TypedDict):
+    """What `get_visit_with_images_for_user` prefetches onto the visit."""
+
+    image_list: list[FundusImage]
+
+
+def get_visit_with_images_for_user(user: User, pk: int) -> "WithAnnotations[Visit, VisitImages]":
     """The visit with its images and their gradings prefetched; 404 outside the user's sites."""
     images = Prefetch(
         "images", queryset=images_with_gradings(FundusImage.objects.all()), to_attr="image_list"
@@ -387,7 +408,7 @@ def images_for_user(user: User) -> QuerySet[FundusImage]:
     )
 
 
-def get_image_with_gradings_for_user(user: User, pk: uuid.UUID) -> FundusImage:
+def get_image_with_gradings_for_user(user: User, pk: uuid.UUID | str) -> FundusImage:
     return get_object_or_404(images_for_user(user), pk=pk)
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from screening.services import grading
@@ -23,12 +23,12 @@ TRANSIENT = (OperationalError, InterfaceError, grading.TransientGradingError)
     soft_time_limit=600,
     time_limit=660,
 )
-def grade_image(self, job_id: int) -> int:
+def grade_image(self: Task, job_id: int) -> int:
     """Grade the image of a GradingJob (batching other queued jobs with it when configured)."""
     try:
         return grading.grading_run(job_id=job_id)
     except TRANSIENT:
-        if self.request.retries >= self.max_retries:
+        if self.max_retries is not None and self.request.retries >= self.max_retries:
             grading.fail_permanently(job_id=job_id, reason="Gave up after repeated errors.")
         raise
     except DatabaseError:

@@ -111,6 +111,7 @@ def _decode_fully(data: bytes, name: str) -> tuple[str, int, int]:
             "export the photograph from the camera again and re-upload it.",
             "corrupt",
         ) from None
+    assert fmt is not None  # _check_format_and_pixels refused anything outside ALLOWED_FORMATS
     return fmt, width, height
 
 

@@ -2,11 +2,13 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role
 from audit.services import audit_record
 from patients.selectors import get_patient_for_user
@@ -26,7 +28,7 @@ from screening.services.visits import visit_create
 
 
 @role_required(Role.NURSE)
-def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def visit_create_view(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, patient_pk)
     form = VisitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -48,7 +50,7 @@ def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 
 @role_required(*READ_ROLES)
-def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def visit_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_user(request.user, pk)
     audit_record(actor=request.user, action="visit.view", obj=visit, request=request)
     return render(
@@ -59,7 +61,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*READ_ROLES)
-def visit_images_live(request: HttpRequest, pk: int) -> HttpResponse:
+def visit_images_live(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The images section alone; the visit page polls it while grading is in progress."""
     visit = get_visit_for_user(request.user, pk)
     response = render(request, "screening/_images.html", _images_context(visit))
@@ -80,21 +82,23 @@ def _images_context(visit: Visit) -> dict[str, object]:
 
 @require_POST
 @role_required(Role.NURSE)
-def image_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
+def image_upload_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Attach each uploaded file on its own: one bad file is reported and the others still land."""
     visit = get_visit_for_user(request.user, pk)
     form = ImageUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("screening:visit_detail", pk=visit.pk)
     for upload in form.cleaned_data["files"]:
         _attach_one(request, visit, upload, form.cleaned_data["eye"], form.cleaned_data["field"])
     return redirect("screening:visit_detail", pk=visit.pk)
 
 
-def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, field: str) -> None:
+def _attach_one(
+    request: AuthenticatedHttpRequest, visit: Visit, upload: UploadedFile, eye: str, field: str
+) -> None:
     try:
         image, created = image_attach(
             actor=request.user, visit=visit, upload=upload, eye=eye, field=field
@@ -119,7 +123,7 @@ def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, f
 
 
 @role_required(*READ_ROLES)
-def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileResponse:
+def image_file(request: AuthenticatedHttpRequest, pk: uuid.UUID, variant: str) -> FileResponse:
     """Serve a photograph or its thumbnail after checking role and site; never cached publicly."""
     image = get_image_for_user(request.user, pk)
     if variant == "heatmap":
@@ -137,6 +141,6 @@ def image_file(request: HttpRequest, pk: uuid.UUID, variant: str) -> FileRespons
 
 
 @role_required(Role.ADMIN)
-def grading_dashboard(request: HttpRequest) -> HttpResponse:
+def grading_dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Staff view of the grading pipeline: queue depth, jobs per status, latency, failures."""
     return render(request, "screening/grading_dashboard.html", grading_overview())

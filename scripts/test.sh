@@ -15,6 +15,8 @@ fi
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "== mypy (settings in pyproject.toml)"
+.venv/bin/mypy
 echo "== migrations are up to date"
 DJANGO_SETTINGS_MODULE=dr_portal.settings.test DATABASE_URL=sqlite:///:memory: \
   .venv/bin/python manage.py makemigrations --check --dry-run

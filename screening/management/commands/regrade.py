@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from screening.models import FundusImage
 from screening.services.grading import current_model_version, regrade_images
@@ -14,14 +14,14 @@ class Command(BaseCommand):
         "signed visits keep the AI result they were signed with."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--visit", type=int, action="append", help="Only this visit (repeat).")
         parser.add_argument(
             "--since", type=datetime.date.fromisoformat, help="Only images uploaded on or after."
         )
 
     def handle(
-        self, *args: object, visit: list[int] | None, since: datetime.date | None, **_
+        self, *args: object, visit: list[int] | None, since: datetime.date | None, **_: object
     ) -> None:
         images = FundusImage.objects.all()
         if visit:

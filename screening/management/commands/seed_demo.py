@@ -8,7 +8,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import Site, User
@@ -44,7 +44,7 @@ DEMO_VISITS = [
 class Command(BaseCommand):
     help = "Create demo sites, users (one per role), patients and a visit with sample images."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default="drportal-demo", help="Password for demo users.")
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
 
