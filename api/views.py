@@ -10,7 +10,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from api.audit import api_audit
 from api.exceptions import Conflict, PayloadTooLarge
 from api.fhir import visit_bundle
 from api.filters import PatientFilter, VisitFilter
+from api.parsers import JSONParser, MultiPartParser
 from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
@@ -48,6 +48,7 @@ class ApiViewSet(GenericViewSet):
     # are never kept in a shared cache.
 
     policy = ""
+    parser_classes: list[type] = [JSONParser]
 
     def finalize_response(
         self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
