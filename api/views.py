@@ -279,9 +279,11 @@ class VisitImageViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Upload a photograph",
-        description="Multipart: `file`, `eye` (right/left), `field` (macula/disc). The same file "
-        "sent again to the same visit returns the existing image (200) instead of a new one "
-        "(201); the same file tagged with another eye or field is a 409.",
+        description="Multipart: one `file`, `eye` (right/left), `field` (macula/disc). One "
+        "photograph per request: a second `file` part, a file under another name or a repeated "
+        "`eye`/`field` is a 400 and nothing is stored. The same file sent again to the same visit "
+        "returns the existing image (200) instead of a new one (201); the same file tagged with "
+        "another eye or field is a 409.",
         request={"multipart/form-data": s.ImageUploadSerializer},
         responses={201: s.ImageSerializer, 200: s.ImageSerializer},
     )

@@ -148,3 +148,45 @@ def test_no_file_is_a_field_error(api, visit):
     )
     assert response.status_code == 400
     assert "file" in response.json()["error"]["fields"]
+
+
+def test_two_file_parts_are_refused_and_neither_is_stored(api, visit):
+    first = SimpleUploadedFile("first.jpg", fundus_like_jpeg(seed=1))
+    second = SimpleUploadedFile("second.jpg", fundus_like_jpeg(seed=2))
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": [first, second], "eye": "right"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "repeated_part"
+    assert "2 files" in error["fields"]["file"][0] and "second.jpg" in error["fields"]["file"][0]
+    assert not FundusImage.objects.exists()
+    assert stored_files() == []
+
+
+def test_a_file_under_another_name_is_refused_not_ignored(api, visit):
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {
+            "file": SimpleUploadedFile("right.jpg", fundus_like_jpeg(seed=1)),
+            "file2": SimpleUploadedFile("left.jpg", fundus_like_jpeg(seed=2)),
+            "eye": "right",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "left.jpg" in response.json()["error"]["fields"]["file2"][0]
+    assert not FundusImage.objects.exists()
+
+
+def test_a_repeated_eye_is_refused(api, visit):
+    response = api.post(
+        reverse("api:visit-images", kwargs={"pk": visit.pk}),
+        {"file": SimpleUploadedFile("a.jpg", fundus_like_jpeg()), "eye": ["right", "left"]},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "2 times" in response.json()["error"]["fields"]["eye"][0]
+    assert not FundusImage.objects.exists()
