@@ -37,6 +37,7 @@ from screening.selectors import (
 )
 from screening.services.images import image_attach
 from screening.services.visits import visit_create
+from screening.validators import file_size
 
 SEARCH_MAX_LENGTH = 100
 # Room for the multipart envelope and form fields around one photograph of the maximum size.
@@ -290,8 +291,13 @@ class VisitImageViewSet(ApiViewSet):
     def create(self, request: Request, pk: int) -> Response:
         visit = get_visit_for_user(request.user, pk)
         limit = settings.FUNDUS_MAX_UPLOAD_BYTES
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_OVERHEAD_BYTES:
-            raise PayloadTooLarge(f"A photograph may be at most {limit / 2**20:.0f} MB.")
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        if size > limit + MULTIPART_OVERHEAD_BYTES:  # refused unread, so the file's name is unknown
+            raise PayloadTooLarge(
+                f"This upload is {file_size(size)}; a photograph may be at most "
+                f"{file_size(limit)}. Export the photograph from the camera at a lower "
+                "resolution or as JPEG, then upload it again (one photograph per request)."
+            )
         serializer = s.ImageUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
