@@ -1,6 +1,7 @@
 """The REST API's views: parse input, let `RolePolicy` authorise, call one selector or service,
-audit, answer. Reads and writes go through the same selectors and services as the web pages, so
-site scoping (404 outside the caller's sites) and validation live in one place."""
+answer. Reads and writes go through the same selectors and services as the web pages, so site
+scoping (404 outside the caller's sites), validation and the audit of writes live in one place;
+views pass the services the request's `api_context` and audit reads themselves."""
 
 from typing import Any
 
@@ -17,7 +18,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from accounts.models import ApiToken
 from api import serializers as s
-from api.audit import api_audit
+from api.audit import api_audit, api_context
 from api.exceptions import Conflict, PayloadTooLarge
 from api.fhir import visit_bundle
 from api.filters import PatientFilter, VisitFilter
@@ -129,8 +130,9 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         site = fields.pop("site")
-        patient = patient_create(actor=request.user, site=site, **fields)
-        api_audit(request, "patient.create", patient, {"site": site.code, "mrn": patient.mrn})
+        patient = patient_create(
+            actor=request.user, site=site, audit=api_context(request), **fields
+        )
         patient.visit_count = 0
         return Response(s.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
@@ -139,14 +141,12 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         patient = self.get_object()
         serializer = self.get_serializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        before = {name: getattr(patient, name) for name in serializer.validated_data}
-        patient = patient_update(actor=request.user, patient=patient, **serializer.validated_data)
-        changes = {
-            name: [str(old), str(getattr(patient, name))]
-            for name, old in before.items()
-            if old != getattr(patient, name)
-        }
-        api_audit(request, "patient.update", patient, changes)
+        patient = patient_update(
+            actor=request.user,
+            patient=patient,
+            audit=api_context(request),
+            **serializer.validated_data,
+        )
         return Response(s.PatientSerializer(patient).data)
 
 
@@ -182,8 +182,9 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        visit = visit_create(actor=request.user, patient=fields.pop("patient"), **fields)
-        api_audit(request, "visit.create", visit, {"patient": visit.patient_id})
+        visit = visit_create(
+            actor=request.user, patient=fields.pop("patient"), audit=api_context(request), **fields
+        )
         visit = get_visit_with_images_for_user(request.user, visit.pk)
         return Response(s.VisitDetailSerializer(visit).data, status=status.HTTP_201_CREATED)
 
@@ -249,7 +250,11 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         description="A `collection` Bundle: the DiagnosticReport (final or amended), one "
         "Observation per eye (laterality in bodySite, SNOMED CT), the ImagingStudy (one series "
         "per eye), the Patient and the signing Practitioner; references resolve in the Bundle.",
-        responses={(200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT)},
+        responses={
+            (200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT),
+            # The same Bundle for clients that ask for plain JSON (`Accept` or `?format=json`).
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
+        },
         filters=False,
     )
     def fhir(self, request: Request, pk: int) -> Response:
@@ -307,12 +312,7 @@ class VisitImageViewSet(ApiViewSet):
             upload=data["file"],
             eye=data["eye"],
             field=data["field"],
-        )
-        api_audit(
-            request,
-            "image.upload" if created else "image.upload_repeat",
-            image,
-            {"visit": visit.pk, "eye": image.eye, "field": image.field, "sha256": image.sha256},
+            audit=api_context(request),
         )
         image = get_image_with_gradings_for_user(request.user, image.pk)
         return Response(

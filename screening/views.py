@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
 from accounts.roles import READ_ROLES, Role
-from audit.services import audit_record
+from audit.services import AuditContext, audit_record
 from patients.selectors import get_patient_for_user
 from screening.forms import ImageUploadForm, VisitForm
 from screening.models import Visit
@@ -31,17 +31,15 @@ def visit_create_view(request: HttpRequest, patient_pk: int) -> HttpResponse:
     form = VisitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            visit = visit_create(actor=request.user, patient=patient, **form.cleaned_data)
+            visit = visit_create(
+                actor=request.user,
+                patient=patient,
+                audit=AuditContext.from_request(request),
+                **form.cleaned_data,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit_record(
-                actor=request.user,
-                action="visit.create",
-                obj=visit,
-                changes={"patient": visit.patient_id},
-                request=request,
-            )
             messages.success(request, "Visit opened. Now upload the photographs of each eye.")
             return redirect("screening:visit_detail", pk=visit.pk)
     return render(request, "screening/visit_form.html", {"form": form, "patient": patient})
@@ -96,8 +94,13 @@ def image_upload_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, field: str) -> None:
     try:
-        image, created = image_attach(
-            actor=request.user, visit=visit, upload=upload, eye=eye, field=field
+        _image, created = image_attach(
+            actor=request.user,
+            visit=visit,
+            upload=upload,
+            eye=eye,
+            field=field,
+            audit=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -105,13 +108,6 @@ def _attach_one(request: HttpRequest, visit: object, upload: object, eye: str, f
     except DuplicateImageConflict as conflict:
         messages.error(request, f"Not uploaded: “{upload.name}”. {conflict}")
     else:
-        audit_record(
-            actor=request.user,
-            action="image.upload" if created else "image.upload_repeat",
-            obj=image,
-            changes={"visit": visit.pk, "eye": image.eye, "field": image.field},
-            request=request,
-        )
         if created:
             messages.success(request, f"Uploaded “{upload.name}”.")
         else:
