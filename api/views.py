@@ -23,6 +23,7 @@ from api.exceptions import Conflict, PayloadTooLarge
 from api.fhir import visit_bundle
 from api.filters import PatientFilter, VisitFilter
 from api.parsers import JSONParser, MultiPartParser
+from api.schema import NO_NUL_PATTERN
 from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
@@ -102,6 +103,8 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         query = self.request.query_params.get("q", "")
         if len(query) > SEARCH_MAX_LENGTH:
             raise ValidationError({"q": f"At most {SEARCH_MAX_LENGTH} characters."})
+        if "\x00" in query:  # PostgreSQL cannot compare text with NUL in it
+            raise ValidationError({"q": "Null characters are not allowed."})
         return patient_search(user=self.request.user, query=query)
 
     def get_serializer_class(self) -> type:
@@ -112,7 +115,11 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
     @extend_schema(
         summary="Search patients",
         parameters=[
-            OpenApiParameter("q", str, description="MRN prefix or part of a name (every word).")
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": SEARCH_MAX_LENGTH, "pattern": NO_NUL_PATTERN},
+                description="MRN prefix or part of a name (every word).",
+            )
         ],
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
