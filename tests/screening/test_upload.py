@@ -261,3 +261,15 @@ def test_visit_page_shows_thumbnails_per_eye(nurse_client, nurse, visit):
     eyes = {label: [row.image for row in rows] for label, rows in page.context["eyes"]}
     assert eyes["Left eye (OS)"] == [image] and eyes["Right eye (OD)"] == []
     assert "Queued for grading" in page.content.decode()
+
+
+def test_a_file_streamed_to_a_temporary_file_keeps_its_name_as_sent(nurse_client, visit, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # Django's temporary-file handler takes over
+    for name in ("OD disc.jpg", "scans/OD disc.jpg"):
+        body = multipart_body(
+            {"eye": "right", "field": "disc"}, [("files", name, fundus_like_jpeg(seed=5))]
+        )
+        nurse_client.post(
+            reverse("screening:image_upload", kwargs={"pk": visit.pk}), body, content_type=MULTIPART
+        )
+    assert [i.original_filename for i in FundusImage.objects.all()] == ["OD disc.jpg"]
