@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any
 
+from django.conf import settings
 from django.http.multipartparser import MultiPartParserError
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -27,7 +28,7 @@ class JSONParser(parsers.JSONParser):
     an object naming the same key twice (which of two MRNs did the client mean?)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = _encoding(parser_context or {})
         try:
             text = codecs.getreader(encoding)(stream).read()
         except UnicodeError as error:
@@ -60,6 +61,16 @@ class MultiPartParser(parsers.MultiPartParser):
             return super().parse(stream, media_type, parser_context)
         except (MultiPartParserError, UnicodeError, ValueError) as error:
             raise ParseError(f"The multipart body cannot be read: {error}.") from None
+
+
+def _encoding(parser_context: dict[str, Any]) -> str:
+    """The declared charset (UTF-8 by default); one that is not a text encoding is a parse error."""
+    encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+    try:
+        "".encode(encoding)  # unlike codecs.lookup(), refuses non-text codecs such as base64
+    except (LookupError, UnicodeError):
+        raise ParseError(f'The charset "{encoding}" is not a text encoding.') from None
+    return encoding
 
 
 def _check_depth(text: str) -> None:

@@ -6,6 +6,7 @@ request carries the client's IP address and user agent, from this one place.
 """
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
@@ -41,7 +42,7 @@ class AuditContext:
             api_token=api_token,
         )
 
-    def annotate(self, changes: dict[str, object]) -> dict[str, object]:
+    def annotate(self, changes: Mapping[str, object]) -> dict[str, object]:
         """The event's changes, noting the channel and token (API events)."""
         noted = dict(changes)
         if self.via:
@@ -56,7 +57,7 @@ def audit_record(
     actor: User | AnonymousUser | None,
     action: str,
     obj: models.Model | None = None,
-    changes: dict[str, object] | None = None,
+    changes: Mapping[str, object] | None = None,
     request: HttpRequest | None = None,
     context: AuditContext | None = None,
 ) -> AuditEvent:

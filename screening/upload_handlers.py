@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http.multipartparser import MultiPartParser
+from django.utils.datastructures import MultiValueDict
 from django.utils.encoding import force_str
 
 # What Django's parser is given for a name it would discard (".."), so the file reaches the checks.
@@ -21,6 +22,10 @@ class NameAsSentMultiPartParser(MultiPartParser):
     """Django's multipart parser, recording each file's name as sent before Django cleans it."""
 
     _name_as_sent = ""
+    # Django's own attributes (not declared in django-stubs).
+    _upload_handlers: list[FileUploadHandler]
+    _files: MultiValueDict
+    _encoding: str
 
     def sanitize_file_name(self, file_name: str) -> str:
         self._name_as_sent = html.unescape(file_name)
@@ -31,7 +36,7 @@ class NameAsSentMultiPartParser(MultiPartParser):
         for i, handler in enumerate(self._upload_handlers):
             file_obj = handler.file_complete(counters[i])
             if file_obj:
-                file_obj.name_as_sent = self._name_as_sent
+                file_obj.name_as_sent = self._name_as_sent  # type: ignore[attr-defined]
                 self._files.appendlist(
                     force_str(old_field_name, self._encoding, errors="replace"), file_obj
                 )
@@ -47,9 +52,11 @@ class KeepNameAsSentUploadHandler(FileUploadHandler):
         input_data: Any,
         META: dict[str, Any],
         content_length: int,
-        boundary: bytes,
+        boundary: str,
         encoding: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any] | None:
+        if self.request is None:
+            return None
         others = [h for h in self.request.upload_handlers if h is not self]
         return NameAsSentMultiPartParser(META, input_data, others, encoding).parse()
 

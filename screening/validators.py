@@ -137,7 +137,7 @@ def _decode_fully(data: bytes, name: str) -> tuple[str, int, int]:
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise _damaged_error(name, data, str(error)) from None
-    return fmt, width, height
+    return str(fmt), width, height  # one of ALLOWED_FORMATS, checked above
 
 
 def _damaged_error(name: str, data: bytes, detail: str) -> ValidationError:
