@@ -3,6 +3,7 @@ answer. Reads and writes go through the same selectors and services as the web p
 scoping (404 outside the caller's sites), validation and the audit of writes live in one place;
 views pass the services the request's `api_context` and audit reads themselves."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -39,11 +40,14 @@ from screening.selectors import (
 )
 from screening.services.images import image_attach
 from screening.services.visits import visit_create
-from screening.validators import file_size
+from screening.validators import MAX_SHOWN_NAME_LENGTH, file_size
 
 SEARCH_MAX_LENGTH = 100
 # Room for the multipart envelope and form fields around one photograph of the maximum size.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+# Where a refused upload's file name is looked for (the first part's headers).
+MULTIPART_HEAD_BYTES = 16 * 1024
+FILE_NAME_IN_HEAD = re.compile(r'Content-Disposition:[^\r\n]*\bfilename="([^"\r\n]*)"', re.I)
 
 
 class ApiViewSet(GenericViewSet):
@@ -304,10 +308,11 @@ class VisitImageViewSet(ApiViewSet):
         visit = get_visit_for_user(request.user, pk)
         limit = settings.FUNDUS_MAX_UPLOAD_BYTES
         size = int(request.META.get("CONTENT_LENGTH") or 0)
-        if size > limit + MULTIPART_OVERHEAD_BYTES:  # refused unread, so the file's name is unknown
+        if size > limit + MULTIPART_OVERHEAD_BYTES:  # refused without reading the photograph
+            name = _file_name_in_head(request)
             raise PayloadTooLarge(
-                f"This upload is {file_size(size)}; a photograph may be at most "
-                f"{file_size(limit)}. Export the photograph from the camera at a lower "
+                f"{f'“{name}”' if name else 'This upload'} is {file_size(size)}; a photograph may "
+                f"be at most {file_size(limit)}. Export the photograph from the camera at a lower "
                 "resolution or as JPEG, then upload it again (one photograph per request)."
             )
         serializer = s.ImageUploadSerializer(data=request.data)
@@ -350,3 +355,12 @@ class ImageViewSet(ApiViewSet):
         image = get_image_with_gradings_for_user(request.user, pk)
         api_audit(request, "image.results_view", image)
         return Response(s.GradingSerializer(gradings_of_image(image), many=True).data)
+
+
+def _file_name_in_head(request: Request) -> str:
+    """The name of the first file part, read from the first few kilobytes of a multipart body
+    that is being refused anyway (the rest is never read); empty when not found there."""
+    stream = request.stream
+    head = stream.read(MULTIPART_HEAD_BYTES).decode("utf-8", "replace") if stream else ""
+    found = FILE_NAME_IN_HEAD.search(head)
+    return found.group(1)[:MAX_SHOWN_NAME_LENGTH] if found else ""

@@ -134,7 +134,7 @@ def test_a_request_far_over_the_limit_is_refused_before_it_is_read(api, visit, s
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "too_large"
-    assert error["message"].startswith("This upload is 1.1 MB; a photograph may be at most 1 kB.")
+    assert error["message"].startswith("“big.jpg” is 1.1 MB; a photograph may be at most 1 kB.")
 
 
 def test_json_instead_of_multipart_is_a_415(api, visit):
@@ -193,3 +193,17 @@ def test_a_repeated_eye_is_refused(api, visit):
     assert response.status_code == 400
     assert "2 times" in response.json()["error"]["fields"]["eye"][0]
     assert not FundusImage.objects.exists()
+
+
+def test_a_refused_upload_whose_file_name_is_not_near_the_start_names_its_size(
+    api, visit, settings
+):
+    settings.FUNDUS_MAX_UPLOAD_BYTES = 1000
+    body = multipart_body(
+        {"eye": "left", "notes": "x" * 20_000}, [("file", "late.jpg", b"\xff" * (1100 * 1024))]
+    )
+    response = api.generic(
+        "POST", reverse("api:visit-images", kwargs={"pk": visit.pk}), body, content_type=MULTIPART
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["message"].startswith("This upload is 1.1 MB; a photograph")
