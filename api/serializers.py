@@ -142,7 +142,7 @@ class ImageUploadSerializer(serializers.Serializer):
         if hasattr(data, "lists"):
             errors = {}
             for name, values in data.lists():
-                files = [v.name for v in values if isinstance(v, UploadedFile)]
+                files = [v.name or "unnamed" for v in values if isinstance(v, UploadedFile)]
                 if name not in self.fields and files:
                     errors[name] = [
                         f"Unexpected file part “{name}” ({', '.join(files)}): send the photograph "
@@ -158,7 +158,7 @@ class ImageUploadSerializer(serializers.Serializer):
 def _repeated_part_message(name: str, values: list[Any], files: list[str]) -> str:
     if files:
         return (
-            f"This request holds {len(values)} files under “file” ({', '.join(files)}); send one "
+            f"This request holds {len(values)} files under “{name}” ({', '.join(files)}); send one "
             "photograph per request. Nothing was stored."
         )
     return f"“{name}” is given {len(values)} times; give it once. Nothing was stored."
