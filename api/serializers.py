@@ -4,6 +4,7 @@ the models and services; serializers only parse types and shape answers."""
 from dataclasses import asdict
 from typing import Any, cast
 
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -135,6 +136,33 @@ class ImageUploadSerializer(serializers.Serializer):
     )
     eye = serializers.ChoiceField(choices=Eye.choices)
     field = serializers.ChoiceField(choices=Field.choices, default=Field.MACULA)
+
+    def to_internal_value(self, data: Any) -> Any:
+        """One photograph per request: a repeated part or a file under another name is refused,
+        never silently dropped (a multipart body keeps only the last value of a repeated name)."""
+        if hasattr(data, "lists"):
+            errors = {}
+            for name, values in data.lists():
+                files = [v.name or "unnamed" for v in values if isinstance(v, UploadedFile)]
+                if name not in self.fields and files:
+                    errors[name] = [
+                        f"Unexpected file part “{name}” ({', '.join(files)}): send the photograph "
+                        "as “file”. Nothing was stored."
+                    ]
+                elif name in self.fields and len(values) > 1:
+                    errors[name] = [_repeated_part_message(name, values, files)]
+            if errors:
+                raise serializers.ValidationError(errors, code="repeated_part")
+        return super().to_internal_value(data)
+
+
+def _repeated_part_message(name: str, values: list[Any], files: list[str]) -> str:
+    if files:
+        return (
+            f"This request holds {len(values)} files under “{name}” ({', '.join(files)}); send one "
+            "photograph per request. Nothing was stored."
+        )
+    return f"“{name}” is given {len(values)} times; give it once. Nothing was stored."
 
 
 # --- visits ---------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The REST API's views: parse input, let `RolePolicy` authorise, call one selector or service,
-audit, answer. Reads and writes go through the same selectors and services as the web pages, so
-site scoping (404 outside the caller's sites) and validation live in one place."""
+answer. Reads and writes go through the same selectors and services as the web pages, so site
+scoping (404 outside the caller's sites), validation and the audit of writes live in one place;
+views pass the services the request's `api_context` and audit reads themselves."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +12,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,10 +20,12 @@ from rest_framework.viewsets import GenericViewSet
 from accounts.http import AuthenticatedRequest
 from accounts.models import ApiToken
 from api import serializers as s
-from api.audit import api_audit
+from api.audit import api_audit, api_context
 from api.exceptions import Conflict, PayloadTooLarge
 from api.fhir import visit_bundle
 from api.filters import PatientFilter, VisitFilter
+from api.parsers import JSONParser, MultiPartParser
+from api.schema import NO_NUL_PATTERN
 from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
 from screening.models import FundusImage, Visit
@@ -41,10 +44,14 @@ from screening.selectors import (
 from screening.services.images import image_attach
 from screening.services.visits import visit_create
 from screening.signed_report import signed_report
+from screening.validators import MAX_SHOWN_NAME_LENGTH, file_size
 
 SEARCH_MAX_LENGTH = 100
 # Room for the multipart envelope and form fields around one photograph of the maximum size.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+# Where a refused upload's file name is looked for (the first part's headers).
+MULTIPART_HEAD_BYTES = 16 * 1024
+FILE_NAME_IN_HEAD = re.compile(r'Content-Disposition:[^\r\n]*\bfilename="([^"\r\n]*)"', re.I)
 
 
 class ApiViewSet(GenericViewSet):
@@ -53,6 +60,7 @@ class ApiViewSet(GenericViewSet):
 
     policy = ""
     request: AuthenticatedRequest  # RolePolicy answers 401 before any action runs
+    parser_classes: list[type] = [JSONParser]
 
     # DRF finalizes any HttpResponse (report_pdf returns one); its stubs only allow a Response.
     def finalize_response(  # type: ignore[override]
@@ -105,6 +113,8 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         query = self.request.query_params.get("q", "")
         if len(query) > SEARCH_MAX_LENGTH:
             raise ValidationError({"q": f"At most {SEARCH_MAX_LENGTH} characters."})
+        if "\x00" in query:  # PostgreSQL cannot compare text with NUL in it
+            raise ValidationError({"q": "Null characters are not allowed."})
         return patient_search(user=self.request.user, query=query)
 
     def get_serializer_class(self) -> type:
@@ -115,7 +125,11 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
     @extend_schema(
         summary="Search patients",
         parameters=[
-            OpenApiParameter("q", str, description="MRN prefix or part of a name (every word).")
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": SEARCH_MAX_LENGTH, "pattern": NO_NUL_PATTERN},
+                description="MRN prefix or part of a name (every word).",
+            )
         ],
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -133,8 +147,9 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         site = fields.pop("site")
-        patient = patient_create(actor=request.user, site=site, **fields)
-        api_audit(request, "patient.create", patient, {"site": site.code, "mrn": patient.mrn})
+        patient = patient_create(
+            actor=request.user, site=site, audit=api_context(request), **fields
+        )
         patient.visit_count = 0  # type: ignore[attr-defined]  # patient_search's annotation
         return Response(s.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
@@ -143,14 +158,12 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         patient = self.get_object()
         serializer = self.get_serializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        before = {name: getattr(patient, name) for name in serializer.validated_data}
-        patient = patient_update(actor=request.user, patient=patient, **serializer.validated_data)
-        changes = {
-            name: [str(old), str(getattr(patient, name))]
-            for name, old in before.items()
-            if old != getattr(patient, name)
-        }
-        api_audit(request, "patient.update", patient, changes)
+        patient = patient_update(
+            actor=request.user,
+            patient=patient,
+            audit=api_context(request),
+            **serializer.validated_data,
+        )
         return Response(s.PatientSerializer(patient).data)
 
 
@@ -186,8 +199,9 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        visit = visit_create(actor=request.user, patient=fields.pop("patient"), **fields)
-        api_audit(request, "visit.create", visit, {"patient": visit.patient_id})
+        visit = visit_create(
+            actor=request.user, patient=fields.pop("patient"), audit=api_context(request), **fields
+        )
         visit = get_visit_with_images_for_user(request.user, visit.pk)
         return Response(s.VisitDetailSerializer(visit).data, status=status.HTTP_201_CREATED)
 
@@ -253,7 +267,11 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
         "Observation per eye (LOINC and SNOMED CT codes, the eye in bodySite), the ImagingStudy "
         "(one series per eye), the Patient and the signing Practitioner; references resolve in "
         "the Bundle.",
-        responses={(200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT)},
+        responses={
+            (200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT),
+            # The same Bundle for clients that ask for plain JSON (`Accept` or `?format=json`).
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
+        },
         filters=False,
     )
     def fhir(self, request: AuthenticatedRequest, pk: int) -> Response:
@@ -284,17 +302,25 @@ class VisitImageViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Upload a photograph",
-        description="Multipart: `file`, `eye` (right/left), `field` (macula/disc). The same file "
-        "sent again to the same visit returns the existing image (200) instead of a new one "
-        "(201); the same file tagged with another eye or field is a 409.",
+        description="Multipart: one `file`, `eye` (right/left), `field` (macula/disc). One "
+        "photograph per request: a second `file` part, a file under another name or a repeated "
+        "`eye`/`field` is a 400 and nothing is stored. The same file sent again to the same visit "
+        "returns the existing image (200) instead of a new one (201); the same file tagged with "
+        "another eye or field is a 409.",
         request={"multipart/form-data": s.ImageUploadSerializer},
         responses={201: s.ImageSerializer, 200: s.ImageSerializer},
     )
     def create(self, request: AuthenticatedRequest, pk: int) -> Response:
         visit = get_visit_for_user(request.user, pk)
         limit = settings.FUNDUS_MAX_UPLOAD_BYTES
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_OVERHEAD_BYTES:
-            raise PayloadTooLarge(f"A photograph may be at most {limit / 2**20:.0f} MB.")
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        if size > limit + MULTIPART_OVERHEAD_BYTES:  # refused without reading the photograph
+            name = _file_name_in_head(request)
+            raise PayloadTooLarge(
+                f"{f'“{name}”' if name else 'This upload'} is {file_size(size)}; a photograph may "
+                f"be at most {file_size(limit)}. Export the photograph from the camera at a lower "
+                "resolution or as JPEG, then upload it again (one photograph per request)."
+            )
         serializer = s.ImageUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -304,12 +330,7 @@ class VisitImageViewSet(ApiViewSet):
             upload=data["file"],
             eye=data["eye"],
             field=data["field"],
-        )
-        api_audit(
-            request,
-            "image.upload" if created else "image.upload_repeat",
-            image,
-            {"visit": visit.pk, "eye": image.eye, "field": image.field, "sha256": image.sha256},
+            audit=api_context(request),
         )
         image = get_image_with_gradings_for_user(request.user, image.pk)
         return Response(
@@ -340,3 +361,12 @@ class ImageViewSet(ApiViewSet):
         image = get_image_with_gradings_for_user(request.user, pk)
         api_audit(request, "image.results_view", image)
         return Response(s.GradingSerializer(gradings_of_image(image), many=True).data)
+
+
+def _file_name_in_head(request: Request) -> str:
+    """The name of the first file part, read from the first few kilobytes of a multipart body
+    that is being refused anyway (the rest is never read); empty when not found there."""
+    stream = request.stream
+    head = stream.read(MULTIPART_HEAD_BYTES).decode("utf-8", "replace") if stream else ""
+    found = FILE_NAME_IN_HEAD.search(head)
+    return found.group(1)[:MAX_SHOWN_NAME_LENGTH] if found else ""

@@ -7,10 +7,10 @@ from django.shortcuts import redirect, render
 from accounts.decorators import role_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role
-from audit.services import audit_record, changed_fields
+from audit.services import AuditContext, audit_record
 from patients.forms import PatientForm, PatientSearchForm
 from patients.selectors import get_patient_for_user, patient_search
-from patients.services import EDITABLE_FIELDS, patient_create, patient_update
+from patients.services import patient_create, patient_update
 from screening.selectors import visits_for_patient
 
 PAGE_SIZE = 25
@@ -40,18 +40,14 @@ def patient_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             patient = patient_create(
-                actor=request.user, site=form.chosen_site, **form.service_fields()
+                actor=request.user,
+                site=form.chosen_site,
+                audit=AuditContext.from_request(request),
+                **form.service_fields(),
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit_record(
-                actor=request.user,
-                action="patient.create",
-                obj=patient,
-                changes={"site": patient.site.code, "mrn": patient.mrn},
-                request=request,
-            )
             messages.success(request, f"Registered {patient.full_name}.")
             return redirect("patients:detail", pk=patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": None})
@@ -60,22 +56,19 @@ def patient_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 @role_required(Role.NURSE)
 def patient_edit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
-    before = {name: getattr(patient, name) for name in EDITABLE_FIELDS}  # the form edits in place
     form = PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
         fields = form.service_fields()
         try:
-            patient = patient_update(actor=request.user, patient=patient, **fields)
+            patient = patient_update(
+                actor=request.user,
+                patient=patient,
+                audit=AuditContext.from_request(request),
+                **fields,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit_record(
-                actor=request.user,
-                action="patient.update",
-                obj=patient,
-                changes=changed_fields(patient, before),
-                request=request,
-            )
             messages.success(request, "Patient details saved.")
             return redirect("patients:detail", pk=patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": patient})

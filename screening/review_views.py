@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import role_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role, sites_for
-from audit.services import audit_record
+from audit.services import AuditContext, audit_record
 from screening.dashboard import dashboard_context
 from screening.models import Dme, OutcomeRule, Review, Visit
 from screening.reports import letter_pdf, letter_text, report_pdf
@@ -131,7 +131,13 @@ def _record_eye(
         )
         return False
     try:
-        eye_reading_record(actor=request.user, review=draft, eye=eye, **data)
+        eye_reading_record(
+            actor=request.user,
+            review=draft,
+            eye=eye,
+            audit=AuditContext.from_request(request),
+            **data,
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, f"{eye.title()} eye not saved: {message}")
@@ -193,7 +199,9 @@ def _review_context(
 def review_start_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = get_visit_for_review(request.user, pk)
     try:
-        review = review_start(actor=request.user, visit=visit)
+        review = review_start(
+            actor=request.user, visit=visit, audit=AuditContext.from_request(request)
+        )
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:
@@ -211,7 +219,7 @@ def review_withdraw_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         messages.error(request, "There is no draft reading to withdraw.")
         return redirect("screening:review", pk=visit.pk)
     try:
-        review_withdraw(actor=request.user, review=draft)
+        review_withdraw(actor=request.user, review=draft, audit=AuditContext.from_request(request))
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:
@@ -229,7 +237,12 @@ def review_submit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         messages.error(request, "There is no reading of yours to submit.")
         return redirect("screening:review", pk=visit.pk)
     try:
-        review_submit(actor=request.user, review=draft, **form.cleaned_data)
+        review_submit(
+            actor=request.user,
+            review=draft,
+            audit=AuditContext.from_request(request),
+            **form.cleaned_data,
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, f"Not submitted: {message}")
@@ -251,7 +264,12 @@ def sign_off_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = SignOffForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            review_sign_off(actor=request.user, visit=visit, password=form.cleaned_data["password"])
+            review_sign_off(
+                actor=request.user,
+                visit=visit,
+                password=form.cleaned_data["password"],
+                audit=AuditContext.from_request(request),
+            )
         except ValidationError as error:
             form.add_error(None, error)
         except PermissionDenied as error:
@@ -272,7 +290,12 @@ def addendum_create_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     form = AddendumForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            addendum_add(actor=request.user, visit=visit, **form.cleaned_data)
+            addendum_add(
+                actor=request.user,
+                visit=visit,
+                audit=AuditContext.from_request(request),
+                **form.cleaned_data,
+            )
         except (ValidationError, PermissionDenied) as error:
             form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
         else:

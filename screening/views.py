@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import role_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.roles import READ_ROLES, Role
-from audit.services import audit_record
+from audit.services import AuditContext, audit_record
 from patients.selectors import get_patient_for_user
 from screening.forms import ImageUploadForm, VisitForm
 from screening.models import Visit
@@ -33,17 +33,15 @@ def visit_create_view(request: AuthenticatedHttpRequest, patient_pk: int) -> Htt
     form = VisitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            visit = visit_create(actor=request.user, patient=patient, **form.cleaned_data)
+            visit = visit_create(
+                actor=request.user,
+                patient=patient,
+                audit=AuditContext.from_request(request),
+                **form.cleaned_data,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit_record(
-                actor=request.user,
-                action="visit.create",
-                obj=visit,
-                changes={"patient": visit.patient_id},
-                request=request,
-            )
             messages.success(request, "Visit opened. Now upload the photographs of each eye.")
             return redirect("screening:visit_detail", pk=visit.pk)
     return render(request, "screening/visit_form.html", {"form": form, "patient": patient})
@@ -100,8 +98,13 @@ def _attach_one(
     request: AuthenticatedHttpRequest, visit: Visit, upload: UploadedFile, eye: str, field: str
 ) -> None:
     try:
-        image, created = image_attach(
-            actor=request.user, visit=visit, upload=upload, eye=eye, field=field
+        _image, created = image_attach(
+            actor=request.user,
+            visit=visit,
+            upload=upload,
+            eye=eye,
+            field=field,
+            audit=AuditContext.from_request(request),
         )
     except ValidationError as error:
         for message in error.messages:
@@ -109,13 +112,6 @@ def _attach_one(
     except DuplicateImageConflict as conflict:
         messages.error(request, f"Not uploaded: “{upload.name}”. {conflict}")
     else:
-        audit_record(
-            actor=request.user,
-            action="image.upload" if created else "image.upload_repeat",
-            obj=image,
-            changes={"visit": visit.pk, "eye": image.eye, "field": image.field},
-            request=request,
-        )
         if created:
             messages.success(request, f"Uploaded “{upload.name}”.")
         else:

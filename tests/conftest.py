@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke
+from tests.audit_origin import _audit_events_carry_the_request_origin  # noqa: F401 (autouse)
 from tests.factories import PatientFactory, SiteFactory, UserFactory, VisitFactory
 
 

@@ -167,6 +167,12 @@ FUNDUS_MIN_SIDE_PX = env.int("FUNDUS_MIN_SIDE_PX", default=128)
 FUNDUS_THUMBNAIL_PX = 320
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Keeps each file's name as sent, so a name with a path is refused rather than silently shortened.
+FILE_UPLOAD_HANDLERS = [
+    "screening.upload_handlers.KeepNameAsSentUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 

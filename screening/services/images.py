@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 
 from accounts.models import User
 from accounts.roles import sites_for
+from audit.services import AuditContext, audit_record
 from screening.models import FundusImage, Visit
 from screening.services.grading import grading_enqueue
 from screening.services.visits import ensure_visit_accepts_images
@@ -33,13 +34,21 @@ class DuplicateImageConflict(Exception):
 
 
 def image_attach(
-    *, actor: User, visit: Visit, upload: UploadedFile, eye: str, field: str
+    *,
+    actor: User,
+    visit: Visit,
+    upload: UploadedFile,
+    eye: str,
+    field: str,
+    audit: AuditContext | None = None,
 ) -> tuple[FundusImage, bool]:
     """Validate and store one photograph on a visit; return (image, created).
 
     Idempotent: the same bytes uploaded again to the same visit return the existing image.
     Nothing is stored unless the whole upload is valid, and a failure after storing removes the
-    files again, so a refused or failed upload leaves neither a file nor a row behind.
+    files again, so a refused or failed upload leaves neither a file nor a row behind. The audit
+    trail records "image.upload", or "image.upload_repeat" for the same bytes again (`audit`:
+    where the request came from).
     """
     if not sites_for(actor).filter(pk=visit.site_id).exists():
         raise PermissionDenied("You do not work at this visit's site.")
@@ -47,6 +56,7 @@ def image_attach(
     checked = validate_fundus_upload(upload)
     existing = _existing(visit, checked.sha256, eye, field)
     if existing:
+        _audit_upload(actor, existing, "image.upload_repeat", audit)
         return existing, False
     image = FundusImage(
         id=uuid.uuid4(),
@@ -69,10 +79,12 @@ def image_attach(
             image.full_clean(validate_unique=False, validate_constraints=False)
             image.save(force_insert=True)
             grading_enqueue(image=image)  # the task is sent only after the commit
+            _audit_upload(actor, image, "image.upload", audit)
     except IntegrityError:
         _delete_files(image)
         existing = _existing(visit, checked.sha256, eye, field)
         if existing:  # a concurrent upload of the same file won the race
+            _audit_upload(actor, existing, "image.upload_repeat", audit)
             return existing, False
         raise
     except BaseException:
@@ -80,6 +92,21 @@ def image_attach(
         raise
     logger.info("fundus image %s attached to visit %s", image.pk, visit.pk)
     return image, True
+
+
+def _audit_upload(actor: User, image: FundusImage, action: str, audit: AuditContext | None) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=image,
+        changes={
+            "visit": image.visit_id,
+            "eye": image.eye,
+            "field": image.field,
+            "sha256": image.sha256,
+        },
+        context=audit,
+    )
 
 
 def _existing(visit: Visit, sha256: str, eye: str, field: str) -> FundusImage | None:

@@ -1,5 +1,6 @@
 """Every write of the doctors' review: start a reading, record each eye, submit, sign off with the
-password, and add addenda to a signed report. Each write is recorded in the audit trail.
+password, and add addenda to a signed report. Each write is recorded in the audit trail,
+with the request's `AuditContext` (`audit=`) when a view calls it.
 
 Workflow (screening.selectors.review_progress): a primary reading; a blind second reading when the
 primary doctor's grade disagrees with the AI's (settings.REVIEW_SECOND_READER_*); arbitration by a
@@ -16,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import Role, has_role, sites_for
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import AuditContext, audit_record
 from patients.models import Patient
 from screening.models import Addendum, Dme, EyeReading, OutcomeRule, Review, SignOff, Visit
 from screening.rules import EYES, Grade, grade_code, review_summary
@@ -47,7 +48,7 @@ def _ensure_own_draft(actor: User, review: Review) -> None:
 
 
 @transaction.atomic
-def review_start(*, actor: User, visit: Visit) -> Review:
+def review_start(*, actor: User, visit: Visit, audit: AuditContext | None = None) -> Review:
     """Start (or return the actor's open) reading of the round the visit needs next.
 
     A doctor reads a visit at most once: the second reader and the arbiter are other doctors.
@@ -75,12 +76,18 @@ def review_start(*, actor: User, visit: Visit) -> Review:
     if visit.status != Visit.Status.IN_REVIEW:
         visit.status = Visit.Status.IN_REVIEW
         visit.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action="review.start", obj=review, changes={"round": review.round})
+    audit_record(
+        actor=actor,
+        action="review.start",
+        obj=review,
+        changes={"round": review.round},
+        context=audit,
+    )
     return review
 
 
 @transaction.atomic
-def review_withdraw(*, actor: User, review: Review) -> None:
+def review_withdraw(*, actor: User, review: Review, audit: AuditContext | None = None) -> None:
     """Withdraw a draft reading (never a submitted one) so that another doctor can do it: by its
     reader at any time, or by another doctor at the site once it has been left for
     settings.REVIEW_DRAFT_STALE_HOURS. What the draft held is kept in the audit trail."""
@@ -104,6 +111,7 @@ def review_withdraw(*, actor: User, review: Review) -> None:
             "reader": [str(review.reader), None],
             "readings": [readings, None],
         },
+        context=audit,
     )
     review.eye_readings.all().delete()
     review.delete()
@@ -124,6 +132,7 @@ def eye_reading_record(
     dme: str = Dme.ABSENT,
     ungradable_reason: str = "",
     comment: str = "",
+    audit: AuditContext | None = None,
 ) -> EyeReading:
     """Record (or replace) the actor's grading of one eye in their draft reading.
 
@@ -155,6 +164,7 @@ def eye_reading_record(
         action="eye_reading.record",
         obj=reading,
         changes={k: [before.get(k), v] for k, v in after.items() if before.get(k) != v},
+        context=audit,
     )
     return reading
 
@@ -178,6 +188,7 @@ def review_submit(
     outcome: OutcomeRule | None = None,
     outcome_reason: str = "",
     comment: str = "",
+    audit: AuditContext | None = None,
 ) -> Review:
     """Submit the actor's reading: derive the overall grade, referable status and recommended
     outcome from the per-eye grades and DME (outcome table), and keep the doctor's outcome when it
@@ -220,11 +231,14 @@ def review_submit(
             "recommended_outcome": [None, recommended.key],
             "outcome": [None, outcome.key],
         },
+        context=audit,
     )
     return review
 
 
-def review_sign_off(*, actor: User, visit: Visit, password: str) -> SignOff:
+def review_sign_off(
+    *, actor: User, visit: Visit, password: str, audit: AuditContext | None = None
+) -> SignOff:
     """Sign the visit's report after the actor confirms their password; the report is then locked.
 
     Only the reader of the final reading signs, once every reading the visit needs is in. The AI
@@ -239,13 +253,13 @@ def review_sign_off(*, actor: User, visit: Visit, password: str) -> SignOff:
     if refused.count() >= settings.AXES_FAILURE_LIMIT:  # the sign-in lockout's limits
         raise ValidationError("Too many wrong passwords: signing is paused; try again later.")
     if not password or not actor.check_password(password):
-        audit_record(actor=actor, action="review.sign_off_refused", obj=visit)
+        audit_record(actor=actor, action="review.sign_off_refused", obj=visit, context=audit)
         raise ValidationError({"password": "That is not your password."})
     with transaction.atomic():
-        return _sign(actor, visit)
+        return _sign(actor, visit, audit)
 
 
-def _sign(actor: User, visit: Visit) -> SignOff:
+def _sign(actor: User, visit: Visit, audit: AuditContext | None) -> SignOff:
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     _ensure_not_signed(visit)
     progress = review_progress(visit)
@@ -269,6 +283,7 @@ def _sign(actor: User, visit: Visit) -> SignOff:
         action="review.sign_off",
         obj=visit,
         changes={"review": [None, progress.final.pk], "outcome": [None, progress.final.outcome_id]},
+        context=audit,
     )
     return sign_off
 
@@ -287,7 +302,9 @@ def patient_details(patient: Patient) -> dict[str, str]:
 
 
 @transaction.atomic
-def addendum_add(*, actor: User, visit: Visit, reason: str, text: str) -> Addendum:
+def addendum_add(
+    *, actor: User, visit: Visit, reason: str, text: str, audit: AuditContext | None = None
+) -> Addendum:
     """Add a correction or addition to a signed report (author and time recorded; never changed)."""
     _ensure_doctor_at_site(actor, visit)
     if not SignOff.objects.filter(visit_id=visit.pk).exists():
@@ -296,6 +313,10 @@ def addendum_add(*, actor: User, visit: Visit, reason: str, text: str) -> Addend
     addendum.full_clean()
     addendum.save()
     audit_record(
-        actor=actor, action="addendum.add", obj=addendum, changes={"reason": [None, reason]}
+        actor=actor,
+        action="addendum.add",
+        obj=addendum,
+        changes={"reason": [None, reason]},
+        context=audit,
     )
     return addendum

@@ -1,10 +1,11 @@
-"""Every write to screening visits."""
+"""Every write to screening visits, each recorded in the audit trail."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import sites_for
+from audit.services import AuditContext, audit_record
 from patients.models import Patient
 from screening.models import Visit
 
@@ -19,8 +20,11 @@ EDITABLE_FIELDS = (
 
 
 @transaction.atomic
-def visit_create(*, actor: User, patient: Patient, **fields: object) -> Visit:
-    """Open a screening visit for a patient at the patient's site, captured by the actor."""
+def visit_create(
+    *, actor: User, patient: Patient, audit: AuditContext | None = None, **fields: object
+) -> Visit:
+    """Open a screening visit for a patient at the patient's site, captured by the actor, and
+    record it in the audit trail (`audit`: where the request came from)."""
     if not sites_for(actor).filter(pk=patient.site_id).exists():
         raise PermissionDenied("You do not work at this patient's site.")
     unknown = set(fields) - set(EDITABLE_FIELDS)
@@ -29,6 +33,13 @@ def visit_create(*, actor: User, patient: Patient, **fields: object) -> Visit:
     visit = Visit(patient=patient, site_id=patient.site_id, captured_by=actor, **fields)
     visit.full_clean()
     visit.save()
+    audit_record(
+        actor=actor,
+        action="visit.create",
+        obj=visit,
+        changes={"patient": visit.patient_id},
+        context=audit,
+    )
     return visit
 
 

@@ -85,3 +85,26 @@ def test_methods_without_an_operation_are_a_405(api, patient, method):
 def test_api_answers_are_never_cached(api, patient):
     response = api.get(reverse("api:patient-detail", kwargs={"pk": patient.pk}))
     assert "no-store" in response["Cache-Control"]
+
+
+def test_fhir_as_plain_json_is_a_documented_content_type(api, nurse, doctor, patient):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from screening.services.review import review_sign_off
+    from tests.review.conftest import PASSWORD, make_graded_visit, read_visit
+
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=0, left=0)
+    read_visit(doctor, visit, right="0", left="0")
+    review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
+    documented = SchemaGenerator().get_schema(request=None, public=True)["paths"][
+        "/api/v1/visits/{id}/fhir"
+    ]["get"]["responses"]["200"]["content"]
+    url = reverse("api:visit-fhir", kwargs={"pk": visit.pk})
+    for query, content_type in [
+        ("", "application/fhir+json"),
+        ("?format=json", "application/json"),
+    ]:
+        response = api.get(url + query)
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type and content_type in documented
+        assert response.json()["resourceType"] == "Bundle"

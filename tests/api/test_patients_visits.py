@@ -1,6 +1,7 @@
 """Patients and visits through the API: search, pagination, filters, ordering, writes through the
 registry services, and the audit trail."""
 
+import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -169,3 +170,46 @@ def test_a_lost_uniqueness_race_is_a_409_not_a_500(api, site, monkeypatch):
     response = api.post(PATIENTS, body, format="json")
     assert response.status_code == 409
     assert "retry" in response.json()["error"]["message"]
+
+
+# --- the schema and the behaviour agree -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["null", "0.9", "0", "101", "", "ten", "٣"])
+def test_a_page_size_the_schema_does_not_allow_is_a_400_not_the_default(api, value):
+    response = api.get(PATIENTS, {"page_size": value})
+    assert response.status_code == 400
+    assert "page_size" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [(VISITS, "updated_since"), (VISITS, "patient"), (VISITS, "date_from"), (PATIENTS, "mrn")],
+)
+def test_a_filter_given_without_a_value_is_a_400_not_ignored(api, url, parameter):
+    response = api.get(url, {parameter: ""})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][parameter] == [
+        "Give a value, or leave the parameter out."
+    ]
+
+
+@pytest.mark.parametrize("value", ["1.5", "1e3", "0", "-2"])
+def test_id_filters_take_positive_whole_numbers_as_the_schema_says(api, value):
+    for url, name in [(PATIENTS, "site"), (VISITS, "site"), (VISITS, "patient")]:
+        response = api.get(url, {name: value})
+        assert response.status_code == 400, (url, name, value)
+
+
+def test_id_filters_are_integers_in_the_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path, name in [("/api/v1/patients/", "site"), ("/api/v1/visits/", "patient")]:
+        (parameter,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == name]
+        assert parameter["schema"]["type"] == "integer" and parameter["schema"]["minimum"] == 1
+
+
+def test_a_search_with_a_nul_character_is_a_400_not_a_500(api):
+    response = api.get(PATIENTS, {"q": "ab\x00c"})
+    assert response.status_code == 400 and "q" in response.json()["error"]["fields"]

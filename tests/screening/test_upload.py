@@ -1,6 +1,7 @@
 """Fundus upload: each kind of bad file is refused with its own message, leaving nothing behind."""
 
 import hashlib
+import html
 import struct
 import zlib
 
@@ -64,14 +65,14 @@ BAD_FILES = {
     "tiny image": ("icon.jpg", fundus_like_jpeg(64), "too_small"),
 }
 MESSAGES = {
-    "not_an_image": "is not an image",
-    "corrupt": "is truncated or corrupt",
+    "not_an_image": "is not a photograph: it is not a JPEG, PNG or TIFF file",
+    "corrupt": "is damaged or incomplete",
     "empty": "is empty (0 bytes)",
     "format": "only JPEG, PNG and TIFF are accepted",
     "too_many_pixels": "has too many pixels",
     "too_small": "needs at least 128 pixels",
     "too_large": "the limit is 1 MB",
-    "bad_filename": "contains path characters",
+    "bad_filename": "includes a folder path",
 }
 
 
@@ -113,17 +114,82 @@ def test_path_traversal_name_is_refused_by_the_validator(nurse, visit):
     assert stored_files() == []
 
 
-def test_path_traversal_name_through_the_web_never_reaches_storage(nurse_client, visit):
-    upload = SimpleUploadedFile("../../../evil.jpg", fundus_like_jpeg())
-    nurse_client.post(
+def multipart_body(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> bytes:
+    """A multipart/form-data body with file names exactly as given (Django's test client would
+    send only the part after the last slash, as browsers do; other clients send what they like)."""
+    lines = []
+    for name, value in fields.items():
+        lines += [f"--{BOUNDARY}", f'Content-Disposition: form-data; name="{name}"', "", value]
+    body = "\r\n".join(lines).encode() + b"\r\n"
+    for field, filename, data in files:
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'
+        )
+        body += head.encode() + data + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+BOUNDARY = "dr-portal-test-boundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+PATH_NAMES = ["../../../evil.jpg", "C:\\Users\\nurse\\od.jpg", "photos/od.jpg", ".."]
+
+
+@pytest.mark.parametrize("name", PATH_NAMES)
+def test_a_file_name_with_a_path_is_refused_through_the_web(nurse_client, visit, name):
+    """As the README says: refused with its own message, not stored under the shortened name."""
+    body = multipart_body({"eye": "left", "field": "macula"}, [("files", name, fundus_like_jpeg())])
+    response = nurse_client.post(
         reverse("screening:image_upload", kwargs={"pk": visit.pk}),
-        {"eye": "left", "field": "macula", "files": [upload]},
+        body,
+        content_type=MULTIPART,
+        follow=True,
+    )
+    page = response.content.decode()
+    assert f"Not uploaded: The file name “{name}” includes a folder path" in html.unescape(page)
+    assert not FundusImage.objects.exists() and stored_files() == []
+    assert not AuditEvent.objects.filter(action="image.upload").exists()
+
+
+def test_a_plain_file_name_is_kept_as_sent_through_the_web(nurse_client, visit):
+    body = multipart_body(
+        {"eye": "left", "field": "macula"}, [("files", "OS macula 2026.jpg", fundus_like_jpeg())]
+    )
+    nurse_client.generic(
+        "POST",
+        reverse("screening:image_upload", kwargs={"pk": visit.pk}),
+        body,
+        content_type=MULTIPART,
     )
     image = FundusImage.objects.get()
-    assert image.original_filename == "evil.jpg"
-    assert ".." not in image.file.name and "evil" not in image.file.name
+    assert image.original_filename == "OS macula 2026.jpg"
+    assert "macula" not in image.file.name  # storage uses the image's UUID
     event = AuditEvent.objects.get(action="image.upload")
     assert event.object_id == str(image.pk) and event.changes["visit"] == visit.pk
+
+
+def test_a_png_with_a_bad_checksum_is_called_damaged_not_an_unknown_format(nurse, visit):
+    data = bytearray(fundus_like_jpeg(fmt="PNG"))
+    data[29] ^= 0xFF  # the IHDR chunk's CRC
+    with pytest.raises(ValidationError) as error:
+        attach(nurse, visit, "od.png", bytes(data))
+    assert error.value.code == "corrupt"
+    assert error.value.message.startswith("“od.png” (")
+    assert "damaged or incomplete" in error.value.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [fundus_like_jpeg()[:3000], fundus_like_jpeg(fmt="PNG")[:-40], b"\xff\xd8\xff" + b"x" * 900],
+    ids=["truncated JPEG", "truncated PNG", "JPEG signature only"],
+)
+def test_damaged_files_are_explained_without_the_library_s_words(nurse, visit, data):
+    with pytest.raises(ValidationError) as error:
+        attach(nurse, visit, "od.jpg", data)
+    message = error.value.message
+    assert error.value.code == "corrupt" and "Export the photograph from the camera" in message
+    for jargon in ("Pillow", "Truncated File Read", "broken", "cannot identify", "image file"):
+        assert jargon not in message
 
 
 def test_same_file_twice_is_idempotent(nurse, visit):
@@ -173,7 +239,7 @@ def test_web_upload_of_several_files_reports_each(nurse_client, visit):
     )
     page = response.content.decode()
     assert "Uploaded “good-1.jpg”" in page and "Uploaded “good-2.jpg”" in page
-    assert "Not uploaded: “bad.jpg” is not an image" in page
+    assert "Not uploaded: “bad.jpg” is not a photograph" in page
     assert FundusImage.objects.filter(visit=visit, eye="right", field="disc").count() == 2
 
 
@@ -195,3 +261,15 @@ def test_visit_page_shows_thumbnails_per_eye(nurse_client, nurse, visit):
     eyes = {label: [row.image for row in rows] for label, rows in page.context["eyes"]}
     assert eyes["Left eye (OS)"] == [image] and eyes["Right eye (OD)"] == []
     assert "Queued for grading" in page.content.decode()
+
+
+def test_a_file_streamed_to_a_temporary_file_keeps_its_name_as_sent(nurse_client, visit, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # Django's temporary-file handler takes over
+    for name in ("OD disc.jpg", "scans/OD disc.jpg"):
+        body = multipart_body(
+            {"eye": "right", "field": "disc"}, [("files", name, fundus_like_jpeg(seed=5))]
+        )
+        nurse_client.post(
+            reverse("screening:image_upload", kwargs={"pk": visit.pk}), body, content_type=MULTIPART
+        )
+    assert [i.original_filename for i in FundusImage.objects.all()] == ["OD disc.jpg"]

@@ -4,14 +4,16 @@ import datetime
 
 import pytest
 from django.contrib.admin.sites import site as admin_site
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditTrailIsAppendOnly
 from audit.services import audit_record
 from tests.conftest import login
+from tests.factories import fundus_like_jpeg
 
 
 @pytest.fixture
@@ -163,3 +165,135 @@ def test_an_unreadable_date_filter_is_reported_and_shows_nothing(event, admin_us
     response = login(admin_user).get(reverse("audit:list"), {"date_from": "garbage"})
     text = response.content.decode()
     assert "Enter a valid date." in text and "No events match." in text
+
+
+# --- every audited action carries the client's IP address and user agent -------------------------
+# (tests/audit_origin.py checks the same for every request of the whole suite; this test drives
+# each write of the workflow on purpose, from a known address and browser.)
+
+WARD_PC = {"REMOTE_ADDR": "10.20.30.40", "HTTP_USER_AGENT": "Ward 3 PC (Firefox 140)"}
+CAMERA = {"REMOTE_ADDR": "10.20.30.99", "HTTP_USER_AGENT": "FundusCam-Uploader/2.1"}
+PATIENT_FORM = {
+    "mrn": "H-0200",
+    "given_name": "Grace",
+    "family_name": "Hopper",
+    "date_of_birth": "1956-12-09",
+    "sex": "female",
+    "diabetes_type": "type1",
+    "diagnosis_year": "1980",
+    "phone": "",
+    "email": "",
+    "address": "",
+}
+
+
+def _from(user, origin) -> Client:
+    client = Client(**origin)
+    client.force_login(user)
+    return client
+
+
+def _events_since(marker: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(pk__gt=marker).order_by("pk"))
+
+
+def desk_url(name: str, visit) -> str:
+    return reverse(f"screening:{name}", kwargs={"pk": visit.pk})
+
+
+def _marker() -> int:
+    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def test_every_write_through_the_web_records_the_ip_address_and_user_agent(
+    nurse, doctor, site, patient
+):
+    from screening.models import Visit
+    from tests.review.conftest import PASSWORD, make_graded_visit
+
+    graded = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1)
+    ward, desk = _from(nurse, WARD_PC), _from(doctor, WARD_PC)
+    marker = _marker()  # after the sign-ins, which the test client makes without a request
+
+    ward.post(reverse("patients:create"), {**PATIENT_FORM, "site": site.pk})
+    registered = patient.__class__.objects.get(mrn="H-0200")
+    edit = reverse("patients:edit", kwargs={"pk": registered.pk})
+    ward.post(edit, {**PATIENT_FORM, "site": site.pk, "phone": "0123"})
+    ward.post(
+        reverse("screening:visit_create", kwargs={"patient_pk": registered.pk}),
+        {"visit_date": "2026-02-03", "camera": "Topcon", "notes": ""},
+    )
+    opened = Visit.objects.get(patient=registered)
+    photo = fundus_like_jpeg(seed=7)
+    for _ in range(2):  # the second time is a repeat
+        ward.post(
+            desk_url("image_upload", opened),
+            {"eye": "right", "field": "macula", "files": [SimpleUploadedFile("od.jpg", photo)]},
+        )
+    desk.post(desk_url("review_start", graded))
+    desk.post(desk_url("review", graded), {"eye": "right", "right-gradable": "yes", "agree": "1"})
+    desk.post(desk_url("review_withdraw", graded))
+    desk.post(desk_url("review_start", graded))
+    for eye in ("right", "left"):
+        desk.post(
+            desk_url("review", graded),
+            {"eye": eye, f"{eye}-gradable": "yes", f"{eye}-dme": "absent", "agree": "1"},
+        )
+    desk.post(desk_url("review_submit", graded), {"outcome": "", "comment": ""})
+    desk.post(desk_url("sign_off", graded), {"password": "wrong"})
+    desk.post(desk_url("sign_off", graded), {"password": PASSWORD})
+    desk.post(desk_url("addendum_add", graded), {"reason": "Correction", "text": "Checked."})
+
+    events = _events_since(marker)
+    writes = {e.action for e in events if not e.action.endswith(("view", "download"))}
+    assert writes == {
+        "patient.create",
+        "patient.update",
+        "visit.create",
+        "image.upload",
+        "image.upload_repeat",
+        "review.start",
+        "eye_reading.record",
+        "review.withdraw",
+        "review.submit",
+        "review.sign_off_refused",
+        "review.sign_off",
+        "addendum.add",
+    }
+    for event in events:
+        assert (event.action, event.ip_address, event.user_agent) == (
+            event.action,
+            WARD_PC["REMOTE_ADDR"],
+            WARD_PC["HTTP_USER_AGENT"],
+        )
+
+
+def test_every_write_through_the_api_records_the_ip_address_user_agent_and_token(
+    api_client_user, admin_user, site
+):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import issue_token
+
+    marker = _marker()
+    api = APIClient(**CAMERA)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(api_client_user, actor=admin_user)}")
+    patient = api.post("/api/v1/patients/", {**PATIENT_FORM, "diagnosis_year": 1980}, "json")
+    visit = api.post("/api/v1/visits/", {"patient": patient.json()["id"]}, "json").json()
+    upload = SimpleUploadedFile("os.jpg", fundus_like_jpeg(seed=8))
+    api.post(f"/api/v1/visits/{visit['id']}/images/", {"file": upload, "eye": "left"}, "multipart")
+    api.get(f"/api/v1/patients/{patient.json()['id']}/")
+
+    events = [e for e in _events_since(marker) if e.action != "api_token.create"]
+    assert [e.action for e in events] == [
+        "patient.create",
+        "visit.create",
+        "image.upload",
+        "patient.view",
+    ]
+    for event in events:
+        assert (event.ip_address, event.user_agent) == (
+            CAMERA["REMOTE_ADDR"],
+            CAMERA["HTTP_USER_AGENT"],
+        )
+        assert event.changes["via"] == "api" and event.changes["api_token"]
