@@ -37,6 +37,17 @@ class ErrorSerializer(serializers.Serializer):
 
 # Text may hold any character but NUL, which the API refuses (PostgreSQL cannot store it).
 NO_NUL_PATTERN = "^[^\\u0000]*$"
+# What str.strip() removes (DRF trims text): Python's whitespace, listed, not the regex \s.
+_SPACE = "".join(
+    [
+        "\\t-\\r",
+        "\\u001c-\\u0020",
+        "\\u0085\\u00a0\\u1680",
+        "\\u2000-\\u200a",
+        "\\u2028\\u2029\\u202f\\u205f\\u3000",
+    ]
+)
+NOT_BLANK_PATTERN = f"^[^\\u0000]*[^{_SPACE}\\u0000][^\\u0000]*$"
 BLANK = {"type": "string", "maxLength": 0}
 
 
@@ -47,7 +58,9 @@ class ApiAutoSchema(AutoSchema):
             for name, schema in component.get("properties", {}).items():
                 field = serializer.fields.get(name)
                 if isinstance(field, serializers.CharField):
-                    _describe_text(schema)
+                    _describe_text(
+                        schema, required_text=field.trim_whitespace and not field.allow_blank
+                    )
         return component
 
     def _get_response_bodies(
@@ -90,7 +103,7 @@ class WebSessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
 
-def _describe_text(schema: dict[str, Any]) -> None:
+def _describe_text(schema: dict[str, Any], *, required_text: bool = False) -> None:
     """Say in the schema what the API checks of text: no NUL character; and "a pattern, or
     blank" as one pattern (generators such as schemathesis draw that oneOf of two strings wrongly,
     and readers find one pattern plainer)."""
@@ -99,4 +112,5 @@ def _describe_text(schema: dict[str, Any]) -> None:
         del schema["oneOf"]
         schema.update(choices[0], pattern=f"^$|{choices[0]['pattern']}")
     if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
-        schema["pattern"] = NO_NUL_PATTERN
+        # Surrounding spaces are trimmed, so required text needs one character that is not space.
+        schema["pattern"] = NOT_BLANK_PATTERN if required_text else NO_NUL_PATTERN

@@ -209,7 +209,7 @@ def test_every_write_through_the_web_records_the_ip_address_and_user_agent(
     nurse, doctor, site, patient
 ):
     from screening.models import Visit
-    from tests.review.conftest import PASSWORD, make_graded_visit
+    from tests.factories import PASSWORD, make_graded_visit
 
     graded = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1)
     ward, desk = _from(nurse, WARD_PC), _from(doctor, WARD_PC)
