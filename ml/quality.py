@@ -139,6 +139,28 @@ def _retina_content(m: dict) -> bool:
     )
 
 
+def failed_checks(m: dict) -> list[str]:
+    """Names of the thresholds that measurements ``m`` violate (why an image was refused)."""
+    checks = {
+        "MIN_BRIGHTNESS": m["brightness"] >= MIN_BRIGHTNESS,
+        "MAX_BRIGHTNESS": m["brightness"] <= MAX_BRIGHTNESS,
+        "MAX_SATURATED_FRACTION": m["saturated_fraction"] <= MAX_SATURATED_FRACTION,
+        "disc_found": bool(m["disc_found"]),
+        "MAX_CORNER_BRIGHTNESS": m["corner_brightness"] <= MAX_CORNER_BRIGHTNESS,
+        "MAX_BORDER_BRIGHTNESS": m["border_brightness"] <= MAX_BORDER_BRIGHTNESS,
+        "MIN_CIRCLE_FILL": m["circle_fill"] >= MIN_CIRCLE_FILL,
+        "MIN_ASPECT": m["aspect"] >= MIN_ASPECT,
+        "MAX_ASPECT": m["aspect"] <= MAX_ASPECT,
+        "MAX_GREEN_RED": m["green_red"] <= MAX_GREEN_RED,
+        "MAX_BLUE_RED": m["blue_red"] <= MAX_BLUE_RED,
+        "MIN_SATURATION": m["saturation"] >= MIN_SATURATION,
+        "MIN_TEXTURE_COVERAGE": m["texture_coverage"] >= MIN_TEXTURE_COVERAGE,
+        "MIN_FINE_DETAIL": m["fine_detail"] >= MIN_FINE_DETAIL,
+        "MIN_BLUR_TEXTURE": m["texture_coverage"] >= MIN_BLUR_TEXTURE,
+    }
+    return [name for name, ok in checks.items() if not ok]
+
+
 def classify(m: dict) -> str:
     """Reason code for measurements ``m`` ("" when gradable)."""
     if m["brightness"] < MIN_BRIGHTNESS:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import synthetic as S
 from ml.grader import Grader, GradeResult
 from ml.model import CARD_FILE, read_card
+from tests.ml import synthetic as S
 
 
 def test_tiny_grader_batch(tiny_grader, sample_bytes):
@@ -85,8 +85,8 @@ def test_ensemble_card_averages_members(tmp_path, sample_bytes):
     import shutil
 
     from ml.errors import WeightsError
-    from ml.grader import build_tiny_grader
     from ml.model import WEIGHTS_FILE, sha256_file, write_card
+    from tests.ml.tiny import build_tiny_grader
 
     a = build_tiny_grader(tmp_path / "a", seed=1)
     b = build_tiny_grader(tmp_path / "b", seed=2)
@@ -141,8 +141,8 @@ def test_test_time_views_average_the_dihedral_views(tmp_path, sample_bytes):
     import shutil
 
     from ml.errors import WeightsError
-    from ml.grader import build_tiny_grader
     from ml.model import write_card
+    from tests.ml.tiny import build_tiny_grader
 
     base = build_tiny_grader(tmp_path / "base", seed=3)
     tta = tmp_path / "tta"
@@ -169,8 +169,8 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     same probabilities in the grader as in the model that was trained."""
     import keras
 
-    from ml.grader import build_tiny_grader
     from ml.model import WEIGHTS_FILE, build_full_model, save_weights_npz, sha256_file, write_card
+    from tests.ml.tiny import build_tiny_grader
 
     base = build_tiny_grader(tmp_path / "base", seed=4)
     keras.utils.set_random_seed(5)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import synthetic as S
 from ml.preprocess import decode_image, preprocess_bytes
 from ml.quality import assess
+from tests.ml import synthetic as S
 
 
 def _reason(img: Image.Image) -> str:
