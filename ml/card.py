@@ -34,6 +34,7 @@ SUMMARY_KEYS = (
     "ungradable_reasons",
     "confusion_matrix",
     "grade_counts_true",
+    "referable_ece",
     "n_maculopathy",
     "n_maculopathy_below_grade2",
     "referable_or_maculopathy_auc",

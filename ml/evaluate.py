@@ -9,9 +9,10 @@ counts as referable whatever its grade, and the report adds ``referable_or_macul
 with its sensitivity and specificity (``referable_auc`` stays grade >= 2, comparable across
 sets). ``--ids`` restricts to the ids listed one per line (or a
 ``split.json`` key, e.g. ``ml/weights/split.json:val``). Writes ``OUT_DIR/report.json``,
-``OUT_DIR/confusion_matrix.png`` and ``OUT_DIR/predictions.csv``. Grading metrics are computed on
-gradable images; ``fraction_ungradable`` reports the rest. Progress (images done, rate, time
-left) goes to stderr.
+``OUT_DIR/confusion_matrix.png``, ``OUT_DIR/reliability.png`` (observed share of referable eyes
+against the referable probability, ``ml.calibration``) and ``OUT_DIR/predictions.csv``.
+Grading metrics are computed on gradable images; ``fraction_ungradable`` reports the rest.
+Progress (images done, rate, time left) goes to stderr.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ml import metrics
+from ml.calibration import draw_reliability, expected_calibration_error, reliability_table
 from ml.data import find_image, images_dir_of, read_labels, read_maculopathy
 from ml.grader import Grader
 from ml.progress import Progress
@@ -201,6 +203,16 @@ def evaluate(
             "model_version": grader.model_version,
             "weights_sha256": grader.weights_sha256,
         }
+    )
+    ok = [n for n, r in enumerate(results) if r.gradable]
+    ref_p = np.array([results[n].referable_probability for n in ok])
+    truth = np.array([labels[ids[n]] >= 2 for n in ok], dtype=bool)
+    report["referable_reliability"] = reliability_table(ref_p, truth)
+    report["referable_ece"] = expected_calibration_error(ref_p, truth) if ok else None
+    draw_reliability(
+        report["referable_reliability"],
+        out / "reliability.png",
+        f"referable probability, {title or images_dir}",
     )
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     draw_confusion(

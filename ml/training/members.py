@@ -214,7 +214,7 @@ def _end_to_end(spec: MemberSpec, cfg: PipelineConfig, images: dict, seed: int) 
     train = images["train"]
 
     def batch(idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return train[np.sort(idx)].astype(np.float32)
+        return train[idx].astype(np.float32)
 
     return _Setup(model, groups, batch, augment, gen, images["tune"], lambda: model)
 
@@ -332,10 +332,9 @@ def _fit(
         losses = []
         progress = Progress(steps * spec.batch_size, f"{spec.name} epoch {epoch}/{spec.epochs}")
         for s in range(steps):
-            idx = order[s * spec.batch_size : (s + 1) * spec.batch_size]
+            idx = np.sort(order[s * spec.batch_size : (s + 1) * spec.batch_size])
             x = tf.constant(setup.batch(idx, rng))
-            labels = tf.constant(y["train"][np.sort(idx)] if setup.augment else y["train"][idx])
-            losses.append(float(train_step(x, labels)))
+            losses.append(float(train_step(x, tf.constant(y["train"][idx]))))
             progress.update(len(idx))
         progress.close()
         summ = tune_summary(y["tune"], predict(setup.tune_x), cfg.referable_sensitivity)

@@ -20,6 +20,7 @@ the host; default what the host reports). On a 2-core CPU the shipped recipe tak
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -209,9 +210,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--data-dir", type=Path, default=None, help="default: $DR_DATA_DIR")
     ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK, help="caches, checkpoints")
     ap.add_argument("--machine", default=None, help="host description for the card")
-    ap.add_argument("--limit", type=int, default=0, help="first N images only (smoke run)")
+    ap.add_argument(
+        "--limit", type=int, default=0, help="first N images only (smoke run; needs torch too)"
+    )
     args = ap.parse_args(argv)
-    cfg = SHIPPED if not args.limit else PipelineConfig(**{**SHIPPED.__dict__, "limit": args.limit})
+    cfg = dataclasses.replace(SHIPPED, limit=args.limit)
     card = run(cfg, args.out, args.data_dir, args.work_dir, args.machine)
     print(json.dumps({k: v.get("referable_auc") for k, v in card.get("evaluation", {}).items()}))
     print(f"model card: {args.out / 'MODEL_CARD.md'}", file=sys.stderr)

@@ -29,6 +29,9 @@ def test_evaluate_cli(tmp_path, tiny_grader, samples_dir):
     assert abs(report["fraction_ungradable"] - 1 / 6) < 1e-3
     assert len(report["per_grade_recall"]) == 5 and report["images_per_second"] > 0
     assert (out / "confusion_matrix.png").stat().st_size > 0
+    assert (out / "reliability.png").stat().st_size > 0
+    assert sum(b["n"] for b in report["referable_reliability"]) == 5
+    assert 0 <= report["referable_ece"] <= 1
     assert (out / "predictions.csv").read_text().count("\n") == 7
     ids = tmp_path / "ids.txt"
     ids.write_text("natural_177_left_grade0\nnatural_217_left_grade4\n")
