@@ -114,13 +114,18 @@ def _metrics_table(rows: dict[str, dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def _ordered(ev: dict) -> list[str]:
+    """Evaluation keys in the order of SET_TITLES, then any others."""
+    return [k for k in SET_TITLES if k in ev] + sorted(k for k in ev if k not in SET_TITLES)
+
+
 def _maculopathy_table(ev: dict) -> str:
     rows = [
         f"| {SET_TITLES.get(k, k)} | {r['n_maculopathy']} ({r['n_maculopathy_below_grade2']}) | "
         f"{r.get('referable_auc')} | {r['referable_or_maculopathy_auc']} | "
         f"{r['referable_or_maculopathy_sensitivity']} | "
         f"{r['referable_or_maculopathy_specificity']} |"
-        for k, r in ev.items()
+        for k, r in ((k, ev[k]) for k in _ordered(ev))
         if r.get("referable_or_maculopathy_auc") is not None
     ]
     if not rows:
@@ -267,7 +272,7 @@ def render_markdown(card: dict, wdir: Path = WEIGHTS) -> str:
         "(`natural_eval_ids.txt`). The held-out parts of eyepacs-natural and srahim-1024 for "
         "future models are fixed in `ml/training/heldout/` (`ml/training/splits.py`).\n",
         "## Results (end to end: decode, preprocess, quality gate, model)\n",
-        _metrics_table({SET_TITLES.get(k, k): v for k, v in ev.items()}),
+        _metrics_table({SET_TITLES.get(k, k): ev[k] for k in _ordered(ev)}),
         "Metrics are computed on gradable images. Confusion matrices: `eval/*/confusion_matrix.png`"
         "; reproduce with `python -m ml.evaluate` (see below).\n",
         _maculopathy_table(ev),
