@@ -46,24 +46,28 @@ def run_bench(
         "input_size": s,
     }
     sample = sorted(SAMPLES.glob("*.jp*g"))
+    peaks: dict[str, float] = {"loaded": peak_rss_mb()}
     progress = Progress(len(batches) + 2 * bool(sample), "bench", unit="measurements", every=0)
     for b in batches:
         x = rng.integers(0, 256, (b, s, s, 3)).astype(np.float32)
         out["model_only_images_per_second"][str(b)] = round(
             _rate(lambda x=x: grader.predict_normalized(x), b, min_seconds), 2
         )
+        peaks[f"model_only_batch{b}"] = peak_rss_mb()
         progress.update()
     if sample:
         data = [sample[0].read_bytes()] * 8
         out["end_to_end_batch8_images_per_second"] = round(
             _rate(lambda: grader.grade(data), 8, min_seconds), 2
         )
+        peaks["end_to_end_batch8"] = peak_rss_mb()
         progress.update()
         out["end_to_end_batch8_explain_images_per_second"] = round(
             _rate(lambda: grader.grade(data, explain=True), 8, min_seconds), 2
         )
         progress.update()
     out["peak_rss_mb"] = peak_rss_mb()
+    out["peak_rss_mb_after"] = peaks  # the peak only grows: batches run smallest first
     return out
 
 

@@ -10,5 +10,7 @@ def test_bench_reports_rates_peak_memory_and_progress(tiny_grader, capsys):
     assert set(result["model_only_images_per_second"]) == {"1", "2"}
     assert result["end_to_end_batch8_images_per_second"] > 0
     assert result["peak_rss_mb"] > 50  # TensorFlow alone takes more
+    peaks = result["peak_rss_mb_after"]
+    assert peaks["loaded"] <= peaks["model_only_batch1"] <= result["peak_rss_mb"]
     err = capsys.readouterr().err
     assert "[bench] 4/4 measurements (100 %)" in err

@@ -181,13 +181,13 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     import shutil
 
     shutil.copyfile(tmp_path / "base" / WEIGHTS_FILE, ens / WEIGHTS_FILE)
-    save_weights_npz(up, ens / "model_e.weights.npz")
+    save_weights_npz(up, ens / "model_upsampled.weights.npz")
     card = dict(base.card)
     card["ensemble"] = [
         {"weights_file": WEIGHTS_FILE, "sha256": sha256_file(ens / WEIGHTS_FILE), "weight": 0.5},
         {
-            "weights_file": "model_e.weights.npz",
-            "sha256": sha256_file(ens / "model_e.weights.npz"),
+            "weights_file": "model_upsampled.weights.npz",
+            "sha256": sha256_file(ens / "model_upsampled.weights.npz"),
             "weight": 0.5,
             "upsample": 96,
         },
