@@ -201,3 +201,21 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     assert np.allclose(reloaded, np.asarray(up(x, training=False)), atol=2e-2)  # fp16 weights
     expected = 0.5 * base.predict_normalized(x) + 0.5 * reloaded
     assert np.allclose(grader.predict_normalized(x), expected, atol=1e-5)
+
+
+# Probabilities of the shipped effnetlite0-dr-1.3 on three samples, recorded before ml/ was split
+# into the serving package and ml/training (the restructuring must not change what ships).
+SHIPPED_PROBABILITIES = {
+    "natural_177_left_grade0": ([0.8179756, 0.0723111, 0.1070547, 0.001026, 0.0016326], 0),
+    "natural_217_left_grade4": ([0.0138295, 0.0015032, 0.0318057, 0.0032018, 0.9496597], 4),
+    "natural_352_left_grade3": ([0.0675533, 0.0622069, 0.4126624, 0.1943907, 0.2631867], 2),
+}
+
+
+def test_shipped_model_outputs_are_unchanged(shipped_grader, sample_bytes):
+    names = sorted(SHIPPED_PROBABILITIES)
+    results = shipped_grader.grade([sample_bytes[n] for n in names])
+    for name, r in zip(names, results, strict=True):
+        probs, grade = SHIPPED_PROBABILITIES[name]
+        assert np.allclose(r.probabilities, probs, atol=1e-5), (name, r.probabilities)
+        assert r.grade == grade
