@@ -1,7 +1,8 @@
 """CPU throughput of the grader: ``python -m ml.bench [--weights DIR] [--update-card]``.
 
 Measures images/second of the model alone (preprocessed input) at batch sizes 1, 8 and 32, and of
-the whole ``Grader.grade`` path (decode + preprocess + quality + model) on a sample JPEG.
+the whole ``Grader.grade`` path (decode + preprocess + quality + model) on a sample JPEG, and the
+process's peak resident memory (what one grading worker needs). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from ml import model as M
 from ml.grader import Grader
+from ml.progress import Progress
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -42,21 +45,35 @@ def run_bench(
         "cpu_count": os.cpu_count(),
         "input_size": s,
     }
+    sample = sorted(SAMPLES.glob("*.jp*g"))
+    peaks: dict[str, float] = {"loaded": peak_rss_mb()}
+    progress = Progress(len(batches) + 2 * bool(sample), "bench", unit="measurements", every=0)
     for b in batches:
         x = rng.integers(0, 256, (b, s, s, 3)).astype(np.float32)
         out["model_only_images_per_second"][str(b)] = round(
             _rate(lambda x=x: grader.predict_normalized(x), b, min_seconds), 2
         )
-    sample = sorted(SAMPLES.glob("*.jp*g"))
+        peaks[f"model_only_batch{b}"] = peak_rss_mb()
+        progress.update()
     if sample:
         data = [sample[0].read_bytes()] * 8
         out["end_to_end_batch8_images_per_second"] = round(
             _rate(lambda: grader.grade(data), 8, min_seconds), 2
         )
+        peaks["end_to_end_batch8"] = peak_rss_mb()
+        progress.update()
         out["end_to_end_batch8_explain_images_per_second"] = round(
             _rate(lambda: grader.grade(data, explain=True), 8, min_seconds), 2
         )
+        progress.update()
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["peak_rss_mb_after"] = peaks  # the peak only grows: batches run smallest first
     return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1,16 +1,36 @@
-"""Data-set helpers: labels.csv reading and the patient-level split."""
+"""Labelled image folders: where the data lives, ``labels.csv`` reading, image lookup.
+
+A labelled folder holds ``images/<patient>_<eye>.<ext>`` and ``labels.csv`` with columns
+``image,level`` (ICDR grade 0-4) and optionally ``maculopathy`` (1 = diabetic maculopathy, which
+is referable whatever the grade). The data root is ``--data-dir`` where a command takes one, else
+the environment variable ``DR_DATA_DIR``, else ``../shared/data`` next to the repository.
+"""
 
 from __future__ import annotations
 
 import csv
-import random
+import os
 from pathlib import Path
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".JPEG", ".JPG", ".PNG")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "DR_DATA_DIR"
+# The labelled sets this project knows, by folder name under the data root.
+LABELLED_SETS = ("eyepacs256", "eyepacs-natural", "srahim-1024")
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    """Folder of the labelled sets: ``explicit``, else $DR_DATA_DIR, else ../shared/data."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    return REPO_ROOT.parent / "shared" / "data"
 
 
 def patient_of(image_id: str) -> str:
-    """Patient id of an EyePACS image id ``<patient>_<eye>`` (the whole id when no underscore)."""
+    """Patient id of an image id ``<patient>_<eye>``: ``10_left`` -> ``10``, ``Patient001_L`` ->
+    ``Patient001`` (the whole id when there is no underscore)."""
     return image_id.rsplit("_", 1)[0]
 
 
@@ -18,6 +38,21 @@ def read_labels(csv_path: Path) -> dict[str, int]:
     """Read ``image,level`` rows into {image_id: grade}."""
     with open(csv_path, newline="") as fh:
         return {row["image"].strip(): int(row["level"]) for row in csv.DictReader(fh)}
+
+
+def read_maculopathy(csv_path: Path) -> dict[str, bool] | None:
+    """{image_id: has maculopathy} when ``labels.csv`` has a ``maculopathy`` column, else None."""
+    with open(csv_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if "maculopathy" not in (reader.fieldnames or []):
+            return None
+        return {row["image"].strip(): row["maculopathy"].strip() == "1" for row in reader}
+
+
+def images_dir_of(folder: Path) -> Path:
+    """``folder/images`` when it exists, else ``folder`` itself."""
+    folder = Path(folder)
+    return folder / "images" if (folder / "images").is_dir() else folder
 
 
 def find_image(images_dir: Path, image_id: str) -> Path | None:
@@ -31,30 +66,3 @@ def find_image(images_dir: Path, image_id: str) -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-def patient_split(
-    labels: dict[str, int],
-    seed: int = 2026,
-    fractions: tuple[float, float, float] = (0.70, 0.15, 0.15),
-) -> dict[str, str]:
-    """Assign every image to 'train', 'tune' or 'val' by PATIENT, stratified by worst grade.
-
-    Patients are grouped by the maximum grade of their eyes, shuffled with ``seed`` inside each
-    group and dealt to the three splits in the given proportions, so both eyes of a patient always
-    share a split.
-    """
-    patients: dict[str, int] = {}
-    for image_id, level in sorted(labels.items()):
-        p = patient_of(image_id)
-        patients[p] = max(patients.get(p, 0), level)
-    rng = random.Random(seed)
-    assignment: dict[str, str] = {}
-    for grade in sorted(set(patients.values())):
-        group = sorted(p for p, g in patients.items() if g == grade)
-        rng.shuffle(group)
-        n_train = round(len(group) * fractions[0])
-        n_tune = round(len(group) * fractions[1])
-        for i, p in enumerate(group):
-            assignment[p] = "train" if i < n_train else "tune" if i < n_train + n_tune else "val"
-    return {image_id: assignment[patient_of(image_id)] for image_id in labels}

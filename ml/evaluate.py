@@ -4,10 +4,15 @@
         [--ids IDS_FILE] [--limit N]
 
 ``DIR`` holds the images (or an ``images/`` sub-folder); ``CSV`` has columns ``image,level``
-(default ``DIR/labels.csv``). ``--ids`` restricts to the ids listed one per line (or a
+(default ``DIR/labels.csv``) and optionally ``maculopathy``: then an eye with maculopathy also
+counts as referable whatever its grade, and the report adds ``referable_or_maculopathy_auc``
+with its sensitivity and specificity (``referable_auc`` stays grade >= 2, comparable across
+sets). ``--ids`` restricts to the ids listed one per line (or a
 ``split.json`` key, e.g. ``ml/weights/split.json:val``). Writes ``OUT_DIR/report.json``,
-``OUT_DIR/confusion_matrix.png`` and ``OUT_DIR/predictions.csv``. Grading metrics are computed on
-gradable images; ``fraction_ungradable`` reports the rest.
+``OUT_DIR/confusion_matrix.png``, ``OUT_DIR/reliability.png`` (observed share of referable eyes
+against the referable probability, ``ml.calibration``) and ``OUT_DIR/predictions.csv``.
+Grading metrics are computed on gradable images; ``fraction_ungradable`` reports the rest.
+Progress (images done, rate, time left) goes to stderr.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ml import metrics
-from ml.data import find_image, read_labels
+from ml.calibration import draw_reliability, expected_calibration_error, reliability_table
+from ml.data import find_image, images_dir_of, read_labels, read_maculopathy
 from ml.grader import Grader
+from ml.progress import Progress
 
 REPORT_KEYS = (
     "n_images",
@@ -42,6 +49,13 @@ REPORT_KEYS = (
     "model_version",
     "weights_sha256",
 )
+MACULOPATHY_KEYS = (
+    "n_maculopathy",
+    "n_maculopathy_below_grade2",
+    "referable_or_maculopathy_auc",
+    "referable_or_maculopathy_sensitivity",
+    "referable_or_maculopathy_specificity",
+)
 
 
 def read_ids(spec: str) -> list[str]:
@@ -56,6 +70,24 @@ def read_ids(spec: str) -> list[str]:
 
 def _round(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v), 4)
+
+
+def maculopathy_report(
+    levels: list[int], maculopathy: list[bool], results: list, threshold: float
+) -> dict:
+    """Referable = grade >= 2 OR maculopathy: AUC, sensitivity and specificity on gradable
+    images, and how many eyes the maculopathy flag makes referable below grade 2."""
+    ok = [i for i, r in enumerate(results) if r.gradable]
+    truth = np.array([levels[i] >= 2 or maculopathy[i] for i in ok], dtype=bool)
+    ref_p = np.array([results[i].referable_probability for i in ok])
+    sens, spec = metrics.sens_spec(truth, ref_p, threshold) if len(ok) else (None, None)
+    return {
+        "n_maculopathy": int(sum(maculopathy[i] for i in ok)),
+        "n_maculopathy_below_grade2": int(sum(maculopathy[i] and levels[i] < 2 for i in ok)),
+        "referable_or_maculopathy_auc": _round(metrics.roc_auc(truth, ref_p)),
+        "referable_or_maculopathy_sensitivity": _round(sens),
+        "referable_or_maculopathy_specificity": _round(spec),
+    }
 
 
 def compute_report(levels: list[int], results: list, threshold: float) -> dict:
@@ -131,16 +163,33 @@ def evaluate(
     grader: Grader,
     batch_size: int = 16,
     title: str = "",
+    maculopathy: dict[str, bool] | None = None,
 ) -> dict:
-    """Grade every labelled image found in ``images_dir``; write report, PNG and predictions."""
+    """Grade every labelled image found in ``images_dir``; write report, PNG and predictions.
+
+    With ``maculopathy`` ({image_id: flag}), the report adds the referable-or-maculopathy
+    figures (:func:`maculopathy_report`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     ids = [i for i in sorted(labels) if find_image(images_dir, i) is not None]
     results, t0 = [], time.perf_counter()
+    progress = Progress(len(ids), "evaluate")
     for s in range(0, len(ids), batch_size):
         chunk = [find_image(images_dir, i).read_bytes() for i in ids[s : s + batch_size]]
         results.extend(grader.grade(chunk, explain=False, batch_size=batch_size))
+        progress.update(len(chunk))
+    progress.close()
     seconds = time.perf_counter() - t0
     report = compute_report([labels[i] for i in ids], results, grader.referable_threshold)
+    if maculopathy is not None:
+        report.update(
+            maculopathy_report(
+                [labels[i] for i in ids],
+                [maculopathy.get(i, False) for i in ids],
+                results,
+                grader.referable_threshold,
+            )
+        )
     report.update(
         {
             "grade_rule": grader.grade_rule,
@@ -154,6 +203,16 @@ def evaluate(
             "model_version": grader.model_version,
             "weights_sha256": grader.weights_sha256,
         }
+    )
+    ok = [n for n, r in enumerate(results) if r.gradable]
+    ref_p = np.array([results[n].referable_probability for n in ok])
+    truth = np.array([labels[ids[n]] >= 2 for n in ok], dtype=bool)
+    report["referable_reliability"] = reliability_table(ref_p, truth)
+    report["referable_ece"] = expected_calibration_error(ref_p, truth) if ok else None
+    draw_reliability(
+        report["referable_reliability"],
+        out / "reliability.png",
+        f"referable probability, {title or images_dir}",
     )
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     draw_confusion(
@@ -172,6 +231,7 @@ def evaluate(
                 "grade",
                 "referable_probability",
                 "referable",
+                *(["maculopathy"] if maculopathy is not None else []),
             ]
         )
         for i, r in zip(ids, results, strict=True):
@@ -184,6 +244,7 @@ def evaluate(
                     r.grade,
                     round(r.referable_probability, 5),
                     r.referable,
+                    *([int(maculopathy.get(i, False))] if maculopathy is not None else []),
                 ]
             )
     return report
@@ -205,16 +266,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     """Run the evaluation CLI and print the headline numbers."""
     args = parse_args(argv)
-    images = args.images / "images" if (args.images / "images").is_dir() else args.images
-    labels = read_labels(args.labels or args.images / "labels.csv")
+    images = images_dir_of(args.images)
+    labels_csv = args.labels or args.images / "labels.csv"
+    labels = read_labels(labels_csv)
+    maculopathy = read_maculopathy(labels_csv)
     if args.ids:
         keep = set(read_ids(args.ids))
         labels = {k: v for k, v in labels.items() if k in keep}
     if args.limit:
         labels = dict(sorted(labels.items())[: args.limit])
     grader = Grader.load(args.weights)
-    report = evaluate(images, labels, args.out, grader, args.batch_size)
-    print(json.dumps({k: report[k] for k in REPORT_KEYS if k != "confusion_matrix"}, indent=1))
+    report = evaluate(images, labels, args.out, grader, args.batch_size, maculopathy=maculopathy)
+    keys = [k for k in (*REPORT_KEYS, *MACULOPATHY_KEYS) if k in report and k != "confusion_matrix"]
+    print(json.dumps({k: report[k] for k in keys}, indent=1))
     return report
 
 

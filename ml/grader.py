@@ -22,6 +22,7 @@ import numpy as np
 
 from ml import metrics
 from ml import model as M
+from ml.calibration import apply_card_calibration
 from ml.errors import ImageDecodeError, WeightsError
 from ml.preprocess import Preprocessed, preprocess_bytes
 from ml.quality import REASON_TEXT, assess
@@ -85,6 +86,8 @@ class Grader:
     A card with an ``"ensemble"`` list (``{"weights_file", "sha256", "weight"}`` per member, same
     architecture) makes the grader average the members' probabilities with those weights; the
     first member (the card's ``weights_file``) is ``model`` and drives the Grad-CAM heatmaps.
+    A card with a ``"calibration"`` entry (``ml.calibration``) rescales the averaged
+    probabilities; without one they are used as the members give them.
     """
 
     def __init__(self, model, card: dict, weights_sha256: str, members: list | None = None) -> None:
@@ -104,6 +107,10 @@ class Grader:
         if unknown:
             raise WeightsError(f"model card names unknown test-time views: {unknown}")
         self.grade_rule: str = card.get("grade_rule", REFERABLE_FIRST)
+        try:
+            apply_card_calibration(np.full((1, metrics.NUM_GRADES), 0.2), card)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WeightsError(f"model card has an invalid calibration: {exc}") from exc
         self._infer = tf.function(self._average, reduce_retracing=True)
         self._cam_model = None
         self._lock = threading.Lock()
@@ -156,14 +163,16 @@ class Grader:
             return _CACHE[key]
 
     def predict_normalized(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 5) for preprocessed images (N, S, S, 3) uint8/float 0..255."""
+        """Probabilities (N, 5) for preprocessed images (N, S, S, 3) uint8/float 0..255, averaged
+        over members and test-time views, calibrated when the card carries a calibration."""
         if len(batch) == 0:
             return np.zeros((0, metrics.NUM_GRADES), dtype=np.float32)
         x = np.asarray(batch, dtype=np.float32)
         views = np.concatenate([TTA_VIEWS[v](x) for v in self.tta_views])  # one model call
         with self._lock:
             probs = np.asarray(self._infer(views))
-        return probs.reshape(len(self.tta_views), len(x), -1).mean(axis=0)
+        probs = probs.reshape(len(self.tta_views), len(x), -1).mean(axis=0)
+        return apply_card_calibration(probs, self.card)
 
     def heatmaps(self, pres: list[Preprocessed]) -> list[bytes]:
         """Grad-CAM overlay PNGs for preprocessed images."""
@@ -234,44 +243,3 @@ class Grader:
                 r.quality_metrics, r.heatmap_png = qm, hm
                 results[i] = r
         return [r for r in results if r is not None]
-
-
-def _calibrate_batchnorm(model, rng: np.random.Generator, size: int) -> None:
-    """Set BatchNorm statistics from one random batch so a random-init net keeps its signal."""
-    import keras
-
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in bns:
-        layer.momentum = 0.0
-    model(rng.uniform(0, 255, (8, size, size, 3)).astype(np.float32), training=True)
-    for layer in bns:
-        layer.momentum = M.BN_MOMENTUM
-
-
-def build_tiny_grader(tmpdir: str | Path, input_size: int = 64, seed: int = 0) -> Grader:
-    """Create and load a tiny REAL Keras grader (random init, width 0.25) in ``tmpdir``.
-
-    For fast unit tests of code that uses :class:`Grader`; its outputs are meaningless but vary
-    with the input. Thresholds are the defaults (cut points 0.5..3.5, referable 0.5).
-    """
-    import keras
-
-    tmp = Path(tmpdir)
-    tmp.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
-    model = M.build_full_model(input_size, width=0.25)
-    _calibrate_batchnorm(model, np.random.default_rng(seed), input_size)
-    sha = M.save_weights_npz(model, tmp / M.WEIGHTS_FILE)
-    M.write_card(
-        tmp,
-        {
-            "model_version": "tiny-test-0",
-            "weights_file": M.WEIGHTS_FILE,
-            "weights_sha256": sha,
-            "input_size": input_size,
-            "width": 0.25,
-            "grade_cut_points": list(metrics.DEFAULT_CUTS),
-            "referable_threshold": 0.5,
-        },
-    )
-    return Grader.load(tmp)

@@ -1,9 +1,8 @@
-"""Keras DR grading model: EfficientNet-Lite0 trunk + 5-way ICDR softmax head.
+"""Keras DR grading model: EfficientNet-Lite0 trunk + 5-way ICDR softmax head, and its files.
 
 The full model takes preprocessed fundus images (``ml.preprocess``, uint8 values as float32,
-shape (N, S, S, 3)) and returns 5 grade probabilities. For training on a 2-core CPU the trunk is
-split at ``CUT_BLOCK``: the bottom (stem + blocks 0..CUT_BLOCK-1, ImageNet weights, frozen) is run
-once to cache feature maps, the top (remaining blocks + head) is fine-tuned on them.
+shape (N, S, S, 3)) and returns 5 grade probabilities. Weights ship as fp16 npz files (one array
+per layer weight, keyed ``<layer>/<i>``) described by ``model_card.json``.
 """
 
 from __future__ import annotations
@@ -16,18 +15,17 @@ import keras
 import numpy as np
 from keras import layers
 
-from ml.efficientnet_lite import BN_MOMENTUM, LITE0_BLOCKS, efficientnet_lite0_features
+from ml.efficientnet_lite import efficientnet_lite0_features
 
 NUM_GRADES = 5
 INPUT_SIZE = 256
-CUT_BLOCK = 8  # blocks 0..7 frozen (stride 16), blocks 8..15 + head fine-tuned
 HEAD_NAME = "grade_probs"
 WEIGHTS_FILE = "model.weights.npz"
 CARD_FILE = "model_card.json"
-__all__ = ["BN_MOMENTUM", "build_bottom_model", "build_full_model", "build_top_model"]
 
 
-def _head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
+def head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
+    """Global average pooling, dropout and the 5-way softmax (also used by training's top model)."""
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     return layers.Dense(NUM_GRADES, activation="softmax", name=HEAD_NAME)(x)
@@ -47,40 +45,7 @@ def build_full_model(
         x = layers.Resizing(upsample, upsample, interpolation="bilinear", name="upsample")(x)
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
     x = efficientnet_lite0_features(x, width=width)
-    return keras.Model(inp, _head(x, dropout), name="dr_grader")
-
-
-def build_bottom_model(input_size: int = INPUT_SIZE, cut: int = CUT_BLOCK) -> keras.Model:
-    """Frozen part used to cache features: images -> output of block ``cut - 1``."""
-    inp = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inp)
-    return keras.Model(inp, efficientnet_lite0_features(x, stop=cut), name="bottom")
-
-
-def bottom_output_shape(input_size: int = INPUT_SIZE, cut: int = CUT_BLOCK) -> tuple:
-    """Shape (H, W, C) of the cached feature map for one image."""
-    stride = 2 * int(np.prod([b.stride for b in LITE0_BLOCKS[:cut]]))
-    return (input_size // stride, input_size // stride, LITE0_BLOCKS[cut - 1].c_out)
-
-
-def build_top_model(
-    input_size: int = INPUT_SIZE, cut: int = CUT_BLOCK, dropout: float = 0.3
-) -> keras.Model:
-    """Trainable part: cached feature maps -> (N, 5) probabilities (same layer names as full)."""
-    inp = keras.Input(bottom_output_shape(input_size, cut), name="features")
-    x = efficientnet_lite0_features(inp, start=cut)
-    return keras.Model(inp, _head(x, dropout), name="top")
-
-
-def copy_weights_by_name(src: keras.Model, dst: keras.Model) -> int:
-    """Copy weights of same-named layers from ``src`` to ``dst``; returns the number copied."""
-    dst_names = {layer.name for layer in dst.layers}
-    n = 0
-    for layer in src.layers:
-        if layer.name in dst_names and layer.weights:
-            dst.get_layer(layer.name).set_weights(layer.get_weights())
-            n += 1
-    return n
+    return keras.Model(inp, head(x, dropout), name="dr_grader")
 
 
 def save_weights_npz(model: keras.Model, path: Path, dtype: str = "float16") -> str:

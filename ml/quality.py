@@ -25,6 +25,10 @@ MAX_BRIGHTNESS = 200.0  # mean grey inside the disc; natural p99 ~204 is rare, x
 MAX_SATURATED_FRACTION = 0.20  # disc pixels with grey >= 250; natural p99 0.05, x3 p50 0.21
 MAX_BURNT_FRACTION = 0.90  # a blank/burnt-out frame: disc pixels at grey >= 250
 MAX_CORNER_BRIGHTNESS = 16.0  # image corners; natural p99 0.7, eyepacs256 p99 7.3 (max ~14)
+# Contrast-equalised photographs lift the black frame to a dark purple (grey ~20-34, 1.7 % of
+# eyepacs256, all refused as not_fundus before): corners up to this fraction of the disc's
+# brightness, never above MAX_BORDER_BRIGHTNESS, still count as a dark frame.
+MAX_CORNER_TO_DISC = 0.30
 MAX_BORDER_BRIGHTNESS = 40.0  # outside the disc circle in the square crop
 MIN_CIRCLE_FILL = 0.50  # inscribed circle (r < 0.85 R) covered by fundus; eyepacs256 p1 0.54
 MIN_ASPECT = 0.55  # disc height / width (EyePACS discs are clipped top and bottom)
@@ -118,11 +122,17 @@ def measure(pre: Preprocessed) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}
 
 
+def _corners_dark(m: dict) -> bool:
+    """Corners dark in absolute terms, or (equalised photographs) relative to the disc."""
+    relative = min(MAX_BORDER_BRIGHTNESS, MAX_CORNER_TO_DISC * m["brightness"])
+    return m["corner_brightness"] <= max(MAX_CORNER_BRIGHTNESS, relative)
+
+
 def _fundus_geometry(m: dict) -> bool:
     """Dark frame around a round (possibly top/bottom-clipped) disc."""
     return (
         m["disc_found"]
-        and m["corner_brightness"] <= MAX_CORNER_BRIGHTNESS
+        and _corners_dark(m)
         and m["border_brightness"] <= MAX_BORDER_BRIGHTNESS
         and m["circle_fill"] >= MIN_CIRCLE_FILL
         and MIN_ASPECT <= m["aspect"] <= MAX_ASPECT
@@ -137,6 +147,28 @@ def _retina_content(m: dict) -> bool:
         and m["saturation"] >= MIN_SATURATION
         and m["texture_coverage"] >= MIN_TEXTURE_COVERAGE
     )
+
+
+def failed_checks(m: dict) -> list[str]:
+    """Names of the thresholds that measurements ``m`` violate (why an image was refused)."""
+    checks = {
+        "MIN_BRIGHTNESS": m["brightness"] >= MIN_BRIGHTNESS,
+        "MAX_BRIGHTNESS": m["brightness"] <= MAX_BRIGHTNESS,
+        "MAX_SATURATED_FRACTION": m["saturated_fraction"] <= MAX_SATURATED_FRACTION,
+        "disc_found": bool(m["disc_found"]),
+        "MAX_CORNER_BRIGHTNESS": _corners_dark(m),
+        "MAX_BORDER_BRIGHTNESS": m["border_brightness"] <= MAX_BORDER_BRIGHTNESS,
+        "MIN_CIRCLE_FILL": m["circle_fill"] >= MIN_CIRCLE_FILL,
+        "MIN_ASPECT": m["aspect"] >= MIN_ASPECT,
+        "MAX_ASPECT": m["aspect"] <= MAX_ASPECT,
+        "MAX_GREEN_RED": m["green_red"] <= MAX_GREEN_RED,
+        "MAX_BLUE_RED": m["blue_red"] <= MAX_BLUE_RED,
+        "MIN_SATURATION": m["saturation"] >= MIN_SATURATION,
+        "MIN_TEXTURE_COVERAGE": m["texture_coverage"] >= MIN_TEXTURE_COVERAGE,
+        "MIN_FINE_DETAIL": m["fine_detail"] >= MIN_FINE_DETAIL,
+        "MIN_BLUR_TEXTURE": m["texture_coverage"] >= MIN_BLUR_TEXTURE,
+    }
+    return [name for name, ok in checks.items() if not ok]
 
 
 def classify(m: dict) -> str:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from ml.data import data_root
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "ml" / "samples"
-SHARED = Path(os.environ.get("DR_SHARED_DATA", "/work/shared/data"))
+SHARED = data_root()  # $DR_DATA_DIR, else ../shared/data next to the repository
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,7 @@ def sample_bytes() -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The shared EyePACS folders; tests using it are skipped where they are absent."""
+    """The labelled data folders; tests using them are skipped where they are absent."""
     if not (SHARED / "eyepacs256" / "labels.csv").exists():
         pytest.skip("shared EyePACS data not available")
     return SHARED
@@ -37,7 +39,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_grader(tmp_path_factory):
     """A tiny real Keras grader (random init) through the production Grader class."""
-    from ml.grader import build_tiny_grader
+    from tests.ml.tiny import build_tiny_grader
 
     return build_tiny_grader(tmp_path_factory.mktemp("tiny_weights"))
 

@@ -1,24 +1,10 @@
-"""Choosing an ensemble on the tune split (ml.ensemble), on synthetic member outputs."""
+"""Choosing an ensemble on the tune split (ml.training.ensemble), on synthetic member outputs."""
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-import pytest
 
-from ml import ensemble as E
-
-
-def test_parse_member():
-    assert E.parse_member("E=/tmp/w.npz@320") == {
-        "name": "E",
-        "path": E.Path("/tmp/w.npz"),
-        "upsample": 320,
-    }
-    assert E.parse_member("B=ml/weights/model_b.weights.npz")["upsample"] == 0
-    with pytest.raises(argparse.ArgumentTypeError):
-        E.parse_member("no-equals-sign")
+from ml.training import ensemble as E
 
 
 def test_weight_grid_sums_to_one():
@@ -42,12 +28,12 @@ def test_choose_prefers_the_informative_member_and_reports_the_grid():
     y = {"tune": rng.choice(5, 400, p=[0.6, 0.1, 0.2, 0.05, 0.05])}
     good = {v: _probs_from_grades(y["tune"], 1.0, rng) for v in E.VIEW_SETS[4]}
     noise = {v: _probs_from_grades(rng.choice(5, 400), 1.0, rng) for v in E.VIEW_SETS[4]}
-    members = [{"name": "G"}, {"name": "N"}]
+    names = ["G", "N"]
     probs = {"G": {"tune": good}, "N": {"tune": noise}}
-    weights, n_views, grid = E.choose(members, probs, y, [1, 4])
+    weights, n_views, grid = E.choose(names, probs, y["tune"], (1, 4))
     assert weights == (1.0, 0.0)
     assert n_views in (1, 4) and len(grid) == 2 * len(E.weight_grid(2))
     chosen = next(g for g in grid if g["weights"] == weights and g["views"] == n_views)
     assert chosen["score"] == max(g["score"] for g in grid)
-    combined = E.combine(members, probs, "tune", weights, 1)
+    combined = E.combine(names, probs, "tune", weights, 1)
     assert np.allclose(combined, good["identity"])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import synthetic as S
 from ml.grader import Grader, GradeResult
 from ml.model import CARD_FILE, read_card
+from tests.ml import synthetic as S
 
 
 def test_tiny_grader_batch(tiny_grader, sample_bytes):
@@ -85,8 +85,8 @@ def test_ensemble_card_averages_members(tmp_path, sample_bytes):
     import shutil
 
     from ml.errors import WeightsError
-    from ml.grader import build_tiny_grader
     from ml.model import WEIGHTS_FILE, sha256_file, write_card
+    from tests.ml.tiny import build_tiny_grader
 
     a = build_tiny_grader(tmp_path / "a", seed=1)
     b = build_tiny_grader(tmp_path / "b", seed=2)
@@ -141,8 +141,8 @@ def test_test_time_views_average_the_dihedral_views(tmp_path, sample_bytes):
     import shutil
 
     from ml.errors import WeightsError
-    from ml.grader import build_tiny_grader
     from ml.model import write_card
+    from tests.ml.tiny import build_tiny_grader
 
     base = build_tiny_grader(tmp_path / "base", seed=3)
     tta = tmp_path / "tta"
@@ -169,8 +169,8 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     same probabilities in the grader as in the model that was trained."""
     import keras
 
-    from ml.grader import build_tiny_grader
     from ml.model import WEIGHTS_FILE, build_full_model, save_weights_npz, sha256_file, write_card
+    from tests.ml.tiny import build_tiny_grader
 
     base = build_tiny_grader(tmp_path / "base", seed=4)
     keras.utils.set_random_seed(5)
@@ -181,13 +181,13 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     import shutil
 
     shutil.copyfile(tmp_path / "base" / WEIGHTS_FILE, ens / WEIGHTS_FILE)
-    save_weights_npz(up, ens / "model_e.weights.npz")
+    save_weights_npz(up, ens / "model_upsampled.weights.npz")
     card = dict(base.card)
     card["ensemble"] = [
         {"weights_file": WEIGHTS_FILE, "sha256": sha256_file(ens / WEIGHTS_FILE), "weight": 0.5},
         {
-            "weights_file": "model_e.weights.npz",
-            "sha256": sha256_file(ens / "model_e.weights.npz"),
+            "weights_file": "model_upsampled.weights.npz",
+            "sha256": sha256_file(ens / "model_upsampled.weights.npz"),
             "weight": 0.5,
             "upsample": 96,
         },
@@ -201,3 +201,21 @@ def test_ensemble_member_that_upsamples_its_input(tmp_path, sample_bytes):
     assert np.allclose(reloaded, np.asarray(up(x, training=False)), atol=2e-2)  # fp16 weights
     expected = 0.5 * base.predict_normalized(x) + 0.5 * reloaded
     assert np.allclose(grader.predict_normalized(x), expected, atol=1e-5)
+
+
+# Probabilities of the shipped effnetlite0-dr-1.3 on three samples, recorded before ml/ was split
+# into the serving package and ml/training (the restructuring must not change what ships).
+SHIPPED_PROBABILITIES = {
+    "natural_177_left_grade0": ([0.8179756, 0.0723111, 0.1070547, 0.001026, 0.0016326], 0),
+    "natural_217_left_grade4": ([0.0138295, 0.0015032, 0.0318057, 0.0032018, 0.9496597], 4),
+    "natural_352_left_grade3": ([0.0675533, 0.0622069, 0.4126624, 0.1943907, 0.2631867], 2),
+}
+
+
+def test_shipped_model_outputs_are_unchanged(shipped_grader, sample_bytes):
+    names = sorted(SHIPPED_PROBABILITIES)
+    results = shipped_grader.grade([sample_bytes[n] for n in names])
+    for name, r in zip(names, results, strict=True):
+        probs, grade = SHIPPED_PROBABILITIES[name]
+        assert np.allclose(r.probabilities, probs, atol=1e-5), (name, r.probabilities)
+        assert r.grade == grade

@@ -1,4 +1,4 @@
-"""The grading service in-process with a tiny real Keras grader (ml.grader.build_tiny_grader):
+"""The grading service in-process with a tiny real Keras grader (tests.ml.tiny.build_tiny_grader):
 batch claiming, idempotence, failure handling and the stale-job sweeper."""
 
 import datetime
@@ -22,7 +22,7 @@ Status = GradingJob.Status
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
-    from ml.grader import build_tiny_grader
+    from tests.ml.tiny import build_tiny_grader
 
     folder = tmp_path_factory.mktemp("tiny_weights")
     build_tiny_grader(folder)

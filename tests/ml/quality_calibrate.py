@@ -1,6 +1,9 @@
 """Print the quality measurements behind the thresholds in ``ml.quality``.
 
-``python -m ml.quality_calibrate [--data /work/shared/data] [--n 120]``
+``python -m tests.ml.quality_calibrate [--data-dir DIR] [--n 120]`` (default data: $DR_DATA_DIR)
+
+It lives with the tests because it needs their synthetic images (``tests/ml/synthetic.py``); the
+share of real labelled photographs the gate refuses is ``python -m ml.quality_report``.
 
 Measures real images (eyepacs-natural, eyepacs256), degraded copies of natural images (blur,
 darkening, over-exposure, side cut, zoom) and synthetic non-fundus images (documents, faces), then
@@ -16,9 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ml import synthetic as S
+from ml.data import data_root
 from ml.preprocess import preprocess_bytes
 from ml.quality import assess
+from tests.ml import synthetic as S
 
 DEGRADATIONS = {
     "natural_blur_r0.6%": lambda im: S.blurred(im, 0.006),
@@ -79,10 +83,10 @@ def build_sets(data: Path, n: int) -> dict[str, list[bytes]]:
 def main(argv: list[str] | None = None) -> None:
     """Print percentiles (5/50/95) of each measurement and the verdict counts per set."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--n", type=int, default=120)
     args = ap.parse_args(argv)
-    for name, images in build_sets(args.data, args.n).items():
+    for name, images in build_sets(data_root(args.data_dir), args.n).items():
         vals, verdicts = _measure_set(images)
         print(f"\n## {name} (n={len(images)}) verdicts: {dict(verdicts)}")
         for k in KEYS:

@@ -1,0 +1,5 @@
+"""``python -m ml.training``: see ``ml.training.pipeline``."""
+
+from ml.training.pipeline import main
+
+main()
