@@ -448,6 +448,7 @@ class ShownGrade:
 
     grade: EyeGrade | None
     signed: bool
+    amended: bool = False  # signed, and the report has addenda since
 
     @property
     def source(self) -> str:
@@ -489,11 +490,14 @@ VIEWER_EYES = (("right", "Right eye (OD)"), ("left", "Left eye (OS)"))
 
 def shown_grades(visit: Visit) -> dict[str, ShownGrade]:
     """Each eye's signed grade when the visit is signed, else the AI's grade (None before it)."""
-    sign_off = SignOff.objects.filter(visit_id=visit.pk).select_related("review").first()
-    if visit.is_locked and sign_off is not None:
-        readings = {r.eye: r.eye_grade for r in sign_off.review.eye_readings.all()}
-        return {eye: ShownGrade(readings.get(eye), signed=True) for eye in EYES}
-    return {eye: ShownGrade(visit.ai_grade(eye), signed=False) for eye in EYES}
+    signed = signed_result(visit)
+    if signed is None:
+        return {eye: ShownGrade(visit.ai_grade(eye), signed=False) for eye in EYES}
+    readings = dict(zip(EYES, (reading for _, reading in signed.eyes), strict=True))
+    return {
+        eye: ShownGrade(reading.eye_grade if reading else None, signed=True, amended=signed.amended)
+        for eye, reading in readings.items()
+    }
 
 
 def viewer_content(*, user: User, visit: Visit) -> ViewerContent:

@@ -82,6 +82,13 @@
     } else if (button.dataset.viewerFilter) {
       var on = viewer.classList.toggle(button.dataset.viewerFilter);
       button.setAttribute("aria-pressed", on ? "true" : "false");
+    } else if (button.dataset.viewerEyes) {
+      var shown = button.dataset.viewerEyes;
+      viewer.classList.toggle("only-right", shown === "right");
+      viewer.classList.toggle("only-left", shown === "left");
+      viewer.querySelectorAll("[data-viewer-eyes]").forEach(function (other) {
+        other.setAttribute("aria-pressed", other === button ? "true" : "false");
+      });
     } else if (button.hasAttribute("data-viewer-previous")) {
       var hidden = viewer.classList.toggle("hide-previous");
       button.setAttribute("aria-pressed", hidden ? "false" : "true");

@@ -149,14 +149,23 @@ def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_vi
     page.get_by_role("button", name="Previous visit").click()
     assert old_img.is_visible()
 
-    # Full screen (the Fullscreen API, or the whole window where there is none).
+    # One eye alone takes the whole width (both photographs of the pair stay); full screen (the
+    # Fullscreen API, or the whole window where there is none).
+    width_both = stage.bounding_box()["width"]
+    page.get_by_role("button", name="OD", exact=True).click()
+    assert not page.locator(".viewer-eye[data-eye=left]").is_visible()
+    assert stage.bounding_box()["width"] > 1.8 * width_both
     page.get_by_role("button", name="Full screen").click()
     page.wait_for_function(
         "() => document.fullscreenElement === document.querySelector('[data-viewer]')"
         " || document.querySelector('[data-viewer]').classList.contains('expanded')"
     )
+    page.get_by_role("button", name="2×", exact=True).click()
+    page.screenshot(path=str(SCREENSHOTS / "viewer-review-fullscreen-desktop.png"))
     page.get_by_role("button", name="Exit full screen").click()
     page.get_by_role("button", name="Full screen").wait_for()
+    page.get_by_role("button", name="Both eyes").click()
+    assert page.locator(".viewer-eye[data-eye=left]").is_visible()
 
 
 def test_touch_drag_and_pinch_on_a_phone(browser, live_server, two_visits):

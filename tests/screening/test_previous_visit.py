@@ -10,7 +10,7 @@ from django.urls import reverse
 from screening.models import FundusImage, Visit
 from screening.rules import Grade
 from screening.selectors import previous_visit, viewer_content
-from screening.services.review import review_sign_off
+from screening.services.review import addendum_add, review_sign_off
 from tests.conftest import login
 from tests.factories import (
     PASSWORD,
@@ -84,6 +84,18 @@ def test_the_same_eye_and_field_is_paired_with_the_signed_grade(nurse, doctor, p
     assert left.photos[0].previous == FundusImage.objects.get(visit=before, eye="left")
     assert (right.grade.grade, right.grade.signed) == (Grade.MODERATE, False)
     assert (right.previous_grade.grade, right.previous_grade.signed) == (Grade.MILD, True)
+
+
+def test_an_amended_previous_report_says_so(nurse, doctor, patient):
+    before = graded_on(datetime.date(2025, 6, 1), nurse=nurse, patient=patient, right=1, left=0)
+    read_visit(doctor, before, right="1", left="0")
+    review_sign_off(actor=doctor, visit=before, password=PASSWORD)
+    addendum_add(actor=doctor, visit=before, reason="Correction", text="Laser scars seen.")
+    current = graded_on(datetime.date(2026, 1, 15), nurse=nurse, patient=patient)
+
+    right = viewer_content(user=doctor, visit=current).eyes[0]
+
+    assert (right.previous_grade.signed, right.previous_grade.amended) == (True, True)
 
 
 def test_an_unsigned_previous_visit_shows_its_ai_grade(nurse, doctor, patient):
