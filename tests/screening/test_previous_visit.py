@@ -108,6 +108,7 @@ def test_an_unsigned_previous_visit_shows_its_ai_grade(nurse, doctor, patient):
 
 
 def test_the_review_page_shows_the_previous_photograph_and_its_grade(nurse, doctor, patient):
+    oldest = graded_on(datetime.date(2024, 3, 1), nurse=nurse, patient=patient, right=0, left=0)
     before = graded_on(datetime.date(2025, 6, 1), nurse=nurse, patient=patient, right=1, left=0)
     read_visit(doctor, before, right="1", left="0")
     review_sign_off(actor=doctor, visit=before, password=PASSWORD)
@@ -123,6 +124,8 @@ def test_the_review_page_shows_the_previous_photograph_and_its_grade(nurse, doct
     assert reverse("screening:visit_detail", kwargs={"pk": before.pk}) in page
     assert "Signed grade: <strong>1</strong> · Mild NPDR" in page
     assert client.get(old_url).status_code == 200  # served by the authorising image view
+    for image in FundusImage.objects.filter(visit=oldest):  # only the latest earlier visit
+        assert reverse("screening:image_file", kwargs={"pk": image.pk}) not in page
 
 
 def test_the_visit_page_shows_the_previous_photograph(nurse, patient):
