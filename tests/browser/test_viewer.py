@@ -87,6 +87,9 @@ def centre_pixel(page, locator) -> tuple[int, int, int]:
 
 def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_visits):
     before, current = two_visits
+    errors = []  # script errors and Content Security Policy violations
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page)
     page.goto(reverse("screening:review", kwargs={"pk": current.pk}))
 
@@ -166,6 +169,7 @@ def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_vi
     page.get_by_role("button", name="Full screen").wait_for()
     page.get_by_role("button", name="Both eyes").click()
     assert page.locator(".viewer-eye[data-eye=left]").is_visible()
+    assert errors == []
 
 
 def test_touch_drag_and_pinch_on_a_phone(browser, live_server, two_visits):
