@@ -35,6 +35,27 @@
       stage.classList.toggle("zoomed", scale > 1);
     });
     showLevel(pair.closest("[data-viewer]"), scale);
+    sharpen(pair);
+  }
+
+  // Each photograph starts as its thumbnail; the full photograph replaces it once the stage shows
+  // more pixels than the thumbnail has (zoomed, full screen, one eye alone, a high-density screen).
+  // The browser keeps showing the thumbnail until the full photograph has arrived.
+  function sharpen(pair) {
+    var scale = parseFloat(pair.dataset.scale || "1");
+    pair.querySelectorAll(".viewer-img[data-full-src]").forEach(function (img) {
+      if (img.dataset.sharp) { return; }
+      var needed = img.parentElement.clientWidth * (window.devicePixelRatio || 1) * scale;
+      var have = img.naturalWidth || 0;
+      if (have && needed > have) {
+        img.dataset.sharp = "true";
+        img.src = img.dataset.fullSrc;
+      }
+    });
+  }
+
+  function sharpenAll() {
+    document.querySelectorAll("[data-viewer-pair]").forEach(sharpen);
   }
 
   // Zoom to `scale` keeping the point (px, py) of the stage (fractions, 0-1) where it is.
@@ -95,6 +116,7 @@
     } else if (button.hasAttribute("data-viewer-fullscreen")) {
       toggleFullscreen(viewer);
     }
+    sharpenAll();  // a layout change can make the stages larger
   }
 
   function toggleFullscreen(viewer) {
@@ -109,6 +131,7 @@
     viewer.classList.toggle("expanded", on);
     document.documentElement.classList.toggle("viewer-open", on);
     pressFullscreen(viewer, on);
+    sharpenAll();
   }
 
   function pressFullscreen(viewer, on) {
@@ -121,7 +144,9 @@
     document.querySelectorAll("[data-viewer]").forEach(function (viewer) {
       pressFullscreen(viewer, document.fullscreenElement === viewer);
     });
+    sharpenAll();
   });
+  window.addEventListener("resize", sharpenAll);
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-viewer] .viewer-toolbar button");
@@ -226,6 +251,9 @@
       pair.querySelectorAll("[data-viewer-stage]").forEach(function (stage) {
         if (ratio > 0) { stage.style.aspectRatio = String(ratio); }
         setUpStage(stage);
+      });
+      pair.querySelectorAll(".viewer-img").forEach(function (img) {
+        img.addEventListener("load", function () { sharpen(pair); });
       });
       apply(pair, 1, 0, 0);
     });

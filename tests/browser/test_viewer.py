@@ -97,10 +97,13 @@ def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_vi
     now_img = right.locator(".viewer-pane.current img")
     old_img = right.locator(".viewer-pane.previous img")
     old_right = FundusImage.objects.get(visit=before, eye="right")
+    # The thumbnail first, through the authorising image view; the full photograph when zoomed.
+    old_full = reverse("screening:image_file", kwargs={"pk": old_right.pk})
     assert old_img.get_attribute("src") == reverse(
-        "screening:image_file", kwargs={"pk": old_right.pk}
+        "screening:image_thumb", kwargs={"pk": old_right.pk}
     )
-    page.wait_for_function(LOADED, arg=old_img.element_handle())  # the image view served it
+    assert old_img.get_attribute("data-full-src") == old_full
+    page.wait_for_function(LOADED, arg=old_img.element_handle())
     page.wait_for_function(LOADED, arg=now_img.element_handle())
     assert "Signed grade: 1 · Mild NPDR" in right.locator(".viewer-pane.previous").inner_text()
     assert "AI grade: 2 · Moderate NPDR" in right.locator(".viewer-pane.current").inner_text()
@@ -111,6 +114,11 @@ def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_vi
     page.get_by_role("button", name="2×", exact=True).click()
     assert transform(now_img)[0] == pytest.approx(2)
     assert transform(old_img)[0] == pytest.approx(2)
+    sharp = (
+        "([img, url]) => img.getAttribute('src') === url && img.complete && img.naturalWidth > 0"
+    )
+    page.wait_for_function(sharp, arg=[old_img.element_handle(), old_full])
+    assert old_img.evaluate("img => img.naturalWidth") == old_right.width  # the full photograph
     assert page.locator("[data-viewer-level]").inner_text() == "2×"
     page.get_by_role("button", name="Zoom in").click()
     scale, x0, y0 = transform(now_img)
