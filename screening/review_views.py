@@ -34,6 +34,7 @@ from screening.selectors import (
     review_progress,
     review_worklist,
     review_worklist_counts,
+    viewer_content,
 )
 from screening.services.review import (
     addendum_add,
@@ -98,6 +99,7 @@ def review_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     audit_record(actor=request.user, action="visit.review_view", obj=visit, request=request)
     context = _review_context(visit, progress, draft)
     context["has_read"] = progress.has_read(request.user)
+    context["viewer"] = viewer_content(user=request.user, visit=visit)
     return render(request, "screening/review/review.html", context)
 
 

@@ -34,6 +34,7 @@ from screening.models import (
     Addendum,
     Eye,
     EyeReading,
+    Field,
     FundusImage,
     GradingJob,
     Review,
@@ -43,6 +44,7 @@ from screening.models import (
 from screening.rules import (
     EYES,
     UNGRADABLE,
+    EyeGrade,
     Grade,
     SecondReaderPolicy,
     disagreeing_eyes,
@@ -440,3 +442,113 @@ def signed_result(visit: Visit) -> SignedResult | None:
     readings = {r.eye: r for r in sign_off.review.eye_readings.all()}
     eyes = [("Right eye", readings.get("right")), ("Left eye", readings.get("left"))]
     return SignedResult(sign_off, eyes, Addendum.objects.filter(visit_id=visit.pk).exists())
+
+
+# --- the image viewer: this visit beside the patient's previous one (issue 13) --------------------
+
+
+def previous_visit(*, user: User, visit: Visit) -> Visit | None:
+    """The patient's latest earlier visit with photographs that the user may see, or None.
+
+    Earlier means an earlier visit date, or the same date and opened before (a lower pk). Scoped
+    like every read: a visit at a site outside the user's sites is never returned.
+    """
+    earlier = Q(visit_date__lt=visit.visit_date) | Q(visit_date=visit.visit_date, pk__lt=visit.pk)
+    return (
+        visits_for_user(user)
+        .filter(earlier, patient_id=visit.patient_id)
+        .filter(Exists(FundusImage.objects.filter(visit=OuterRef("pk"))))
+        .order_by("-visit_date", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ShownGrade:
+    """An eye's grade as the viewer shows it: the signed reading if there is one, else the AI's."""
+
+    grade: EyeGrade | None
+    signed: bool
+    amended: bool = False  # signed, and the report has addenda since
+
+    @property
+    def source(self) -> str:
+        return "Signed grade" if self.signed else "AI grade"
+
+
+@dataclass(frozen=True)
+class ViewerPhoto:
+    image: FundusImage
+    previous: FundusImage | None  # the previous visit's photograph of the same eye and field
+
+
+@dataclass(frozen=True)
+class ViewerEye:
+    eye: str
+    label: str
+    photos: list[ViewerPhoto]
+    grade: ShownGrade
+    previous_grade: ShownGrade | None
+
+
+@dataclass(frozen=True)
+class ViewerContent:
+    visit: Visit
+    previous: Visit | None
+    eyes: list[ViewerEye]
+
+    @property
+    def has_photos(self) -> bool:
+        return any(eye.photos for eye in self.eyes)
+
+    @property
+    def has_comparison(self) -> bool:
+        return any(photo.previous for eye in self.eyes for photo in eye.photos)
+
+
+VIEWER_EYES = (("right", "Right eye (OD)"), ("left", "Left eye (OS)"))
+
+
+def shown_grades(visit: Visit) -> dict[str, ShownGrade]:
+    """Each eye's signed grade when the visit is signed, else the AI's grade (None before it)."""
+    signed = signed_result(visit)
+    if signed is None:
+        return {eye: ShownGrade(visit.ai_grade(eye), signed=False) for eye in EYES}
+    readings = dict(zip(EYES, (reading for _, reading in signed.eyes), strict=True))
+    return {
+        eye: ShownGrade(reading.eye_grade if reading else None, signed=True, amended=signed.amended)
+        for eye, reading in readings.items()
+    }
+
+
+def viewer_content(*, user: User, visit: Visit) -> ViewerContent:
+    """The visit's photographs per eye (right first), each beside the previous visit's photograph
+    of the same eye and field (its latest upload), with both visits' grades."""
+    previous = previous_visit(user=user, visit=visit)
+    earlier: dict[tuple[str, str], FundusImage] = {}
+    if previous is not None:
+        for image in images_for_visit(previous):  # oldest upload first: the latest one stays
+            earlier[(image.eye, image.field)] = image
+    images = list(images_for_visit(visit))
+    grades = shown_grades(visit)
+    previous_grades = shown_grades(previous) if previous is not None else {}
+    eyes = [
+        ViewerEye(
+            eye=eye,
+            label=label,
+            photos=[
+                ViewerPhoto(image, earlier.get((image.eye, image.field)))
+                for image in _macula_first(images)
+                if image.eye == eye
+            ],
+            grade=grades[eye],
+            previous_grade=previous_grades.get(eye),
+        )
+        for eye, label in VIEWER_EYES
+    ]
+    return ViewerContent(visit=visit, previous=previous, eyes=eyes)
+
+
+def _macula_first(images: list[FundusImage]) -> list[FundusImage]:
+    order = {value: index for index, value in enumerate(Field.values)}  # macula-centred first
+    return sorted(images, key=lambda image: order.get(image.field, len(order)))

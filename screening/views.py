@@ -22,6 +22,7 @@ from screening.selectors import (
     grading_overview,
     heatmap_job,
     signed_result,
+    viewer_content,
 )
 from screening.services.images import DuplicateImageConflict, image_attach
 from screening.services.visits import visit_create
@@ -54,7 +55,11 @@ def visit_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "screening/visit_detail.html",
-        {**_images_context(visit), "upload_form": ImageUploadForm()},
+        {
+            **_images_context(visit),
+            "upload_form": ImageUploadForm(),
+            "viewer": viewer_content(user=request.user, visit=visit),
+        },
     )
 
 

@@ -41,9 +41,9 @@ def test_doctor_reviews_signs_and_downloads_the_pdf(page):
 
     # Zoom to full resolution and back (static JavaScript; no inline scripts).
     frame = page.locator("[data-zoom-frame]").first
-    page.get_by_role("button", name="Zoom").first.click()
+    page.locator(".review-image").first.get_by_role("button", name="Zoom").click()
     assert "zoomed" in frame.get_attribute("class")
-    page.get_by_role("button", name="Fit").first.click()
+    page.locator(".review-image").first.get_by_role("button", name="Fit").click()
     assert "zoomed" not in frame.get_attribute("class")
 
     # The heatmap toggle swaps the photograph for the AI's heatmap, served by the authorising view.
