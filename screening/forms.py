@@ -41,3 +41,26 @@ class ImageUploadForm(forms.Form):
     eye = forms.ChoiceField(choices=Eye.choices, widget=forms.RadioSelect)
     field = forms.ChoiceField(choices=Field.choices, initial=Field.MACULA, widget=forms.RadioSelect)
     files = MultipleFileField(label="Photographs (JPEG, PNG or TIFF)")
+
+
+class BatchItemForm(forms.Form):
+    """One photograph of a batch upload, tagged by the nurse (see static/js/batch-upload.js)."""
+
+    file = forms.FileField()
+    eye = forms.ChoiceField(choices=Eye.choices)
+    field = forms.ChoiceField(choices=Field.choices)
+    eye_confirmed = forms.BooleanField(
+        required=False,
+        help_text="Keep the declared eye although the photograph looks like the other eye.",
+    )
+
+
+BatchUploadFormSet = forms.formset_factory(
+    BatchItemForm,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=12,
+    validate_max=True,
+    absolute_max=12,
+)
