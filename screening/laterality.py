@@ -56,10 +56,7 @@ class LateralityFinding:
         if self.looks_like == "unsure":
             return f"Eye not clear from the photograph ({self.reason})."
         side = "left" if self.disc_x < 0 else "right"
-        return (
-            f"Looks like a {self.looks_like} eye (optic disc on the viewer's {side}, as in a "
-            f"macula-centred photograph of the {self.looks_like} eye)."
-        )
+        return f"Looks like a {self.looks_like} eye (optic disc on the viewer's {side})."
 
 
 def check_laterality(data: bytes) -> LateralityFinding:
