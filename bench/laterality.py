@@ -30,7 +30,7 @@ from PIL import Image
 from screening.laterality import LateralityFinding, laterality_of
 
 SETS = ("eyepacs-natural", "srahim-1024")
-NAME = re.compile(r"^(?P<patient>.+?)_(?P<eye>left|right|L|R)$")
+NAME = re.compile(r"^(?P<patient>.+?)[_-](?P<eye>left|right|L|R)$")
 
 
 @dataclass(frozen=True)
