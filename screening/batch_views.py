@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from PIL import Image, ImageOps
 
 from accounts.decorators import role_required
+from accounts.models import User
 from accounts.roles import Role
 from audit.services import audit_record
 from screening.forms import BatchUploadFormSet
@@ -40,7 +41,7 @@ PREVIEW_PX = 240
 
 @role_required(Role.NURSE)
 def batch_upload_page(request: HttpRequest, pk: int) -> HttpResponse:
-    visit = get_visit_for_user(request.user, pk)
+    visit = get_visit_for_user(_nurse(request), pk)
     if not visit.accepts_images:
         messages.error(request, "This visit no longer accepts photographs.")
         return redirect("screening:visit_detail", pk=visit.pk)
@@ -57,7 +58,7 @@ def batch_upload_page(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.NURSE)
 def batch_check(request: HttpRequest, pk: int) -> JsonResponse:
     """Validate one file and say which eye it looks like; nothing is stored."""
-    visit = get_visit_for_user(request.user, pk)
+    visit = get_visit_for_user(_nurse(request), pk)
     refusal = _refusal(visit)
     if refusal:
         return refusal
@@ -90,7 +91,7 @@ def batch_check(request: HttpRequest, pk: int) -> JsonResponse:
 @role_required(Role.NURSE)
 def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
     """Attach every file of the batch, or none; answer each file's fate as JSON."""
-    visit = get_visit_for_user(request.user, pk)
+    visit = get_visit_for_user(_nurse(request), pk)
     refusal = _refusal(visit)
     if refusal:
         return refusal
@@ -101,7 +102,10 @@ def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
             for i, f in enumerate(formset.forms)
             if f.errors
         ]
-        error = " ".join(formset.non_form_errors()) or "Some files are not tagged: nothing saved."
+        error = (
+            " ".join(str(e) for e in formset.non_form_errors())
+            or "Some files are not tagged: nothing saved."
+        )
         return JsonResponse({"error": error, "files": files}, status=400)
     items = [
         BatchItem(
@@ -114,7 +118,7 @@ def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
         for i, form in enumerate(formset.forms)
     ]
     try:
-        fates = image_batch_attach(actor=request.user, visit=visit, items=items)
+        fates = image_batch_attach(actor=_nurse(request), visit=visit, items=items)
     except BatchRefused as refused:
         return JsonResponse(
             {"error": str(refused), "files": [_fate_json(f) for f in refused.fates]}, status=400
@@ -131,6 +135,12 @@ def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
             "redirect": reverse("screening:visit_detail", kwargs={"pk": visit.pk}),
         }
     )
+
+
+def _nurse(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # role_required has already sent anonymous users to log in
+    return user
 
 
 def _refusal(visit: Visit) -> JsonResponse | None:

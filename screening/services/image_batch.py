@@ -8,9 +8,10 @@ rolls the rows back and removes the files already written, so a batch is never h
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -50,7 +51,7 @@ class ItemFate:
     eye: str
     field: str
     status: str = "ok"  # ok | refused | needs_confirmation | saved | already_there
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] = dataclasses.field(default_factory=list)
     finding: LateralityFinding | None = None
     image: FundusImage | None = None
 
@@ -99,7 +100,8 @@ def image_batch_attach(*, actor: User, visit: Visit, items: Sequence[BatchItem])
 
 
 def _precheck(items: Sequence[BatchItem]) -> list[ItemFate]:
-    fates, seen = [], {}
+    fates: list[ItemFate] = []
+    seen: dict[str, ItemFate] = {}
     for item in items:
         fate = ItemFate(item.key, item.upload.name or "", item.eye, item.field)
         fates.append(fate)

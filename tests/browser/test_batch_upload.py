@@ -57,7 +57,7 @@ def test_batch_of_four_with_one_laterality_warning_confirmed(page, tmp_path):
     page.fill("#id_password", "browser-pass-123")
     page.click("button[type=submit]")
     page.goto(f"/visits/{visit.pk}/")
-    page.get_by_role("button", name="Upload all of the visit's photographs at once").click()
+    page.get_by_role("link", name="Upload all of the visit's photographs at once").click()
 
     page.set_input_files("#batch-files", [str(p) for p in photographs(tmp_path)])
     page.wait_for_function(
