@@ -1,6 +1,7 @@
 from django import forms
 
 from screening.models import Eye, Field, Visit
+from screening.services.image_batch import MAX_BATCH_FILES
 from screening.services.visits import EDITABLE_FIELDS
 
 
@@ -55,12 +56,20 @@ class BatchItemForm(forms.Form):
     )
 
 
+class BaseBatchUploadFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": "Upload at most %(num)d photographs at a time.",
+        "too_few_forms": "Choose at least one photograph.",
+    }
+
+
 BatchUploadFormSet = forms.formset_factory(
     BatchItemForm,
+    formset=BaseBatchUploadFormSet,
     extra=0,
     min_num=1,
     validate_min=True,
-    max_num=12,
+    max_num=MAX_BATCH_FILES,
     validate_max=True,
-    absolute_max=12,
+    absolute_max=MAX_BATCH_FILES,
 )

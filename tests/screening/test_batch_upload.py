@@ -216,3 +216,18 @@ def test_visit_in_review_refuses_the_batch(nurse_client, visit):
     assert response.status_code == 409
     assert "A doctor is already reviewing this visit" in response.json()["error"]
     assert not FundusImage.objects.exists() and stored_files() == []
+
+
+def test_more_than_twelve_files_are_refused_whole(nurse_client, visit):
+    files = [(f"{n}.jpg", sample_bytes(A), "left", "macula", False) for n in range(13)]
+    response = nurse_client.post(url("batch_submit", visit), batch(*files))
+    assert response.status_code == 400
+    assert response.json()["error"] == "Upload at most 12 photographs at a time."
+    assert not FundusImage.objects.exists() and stored_files() == []
+
+
+def test_a_request_without_the_form_rows_saves_nothing(nurse_client, visit):
+    response = nurse_client.post(url("batch_submit", visit), {"form-0-eye": "left"})
+    assert response.status_code == 400
+    assert "Choose at least one photograph." in response.json()["error"]
+    assert not FundusImage.objects.exists()
