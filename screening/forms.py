@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 
 from screening.models import Eye, Field, Visit
+from screening.services.image_batch import MAX_BATCH_FILES
 from screening.services.visits import EDITABLE_FIELDS
 
 
@@ -45,3 +46,34 @@ class ImageUploadForm(forms.Form):
     # The metaclass moves declared fields off the class, so this never shadows BaseForm.files at
     # run time; the stubs cannot know that.
     files = MultipleFileField(label="Photographs (JPEG, PNG or TIFF)")  # type: ignore[assignment]
+
+
+class BatchItemForm(forms.Form):
+    """One photograph of a batch upload, tagged by the nurse (see static/js/batch-upload.js)."""
+
+    file = forms.FileField()
+    eye = forms.ChoiceField(choices=Eye.choices)
+    field = forms.ChoiceField(choices=Field.choices)
+    eye_confirmed = forms.BooleanField(
+        required=False,
+        help_text="Keep the declared eye although the photograph looks like the other eye.",
+    )
+
+
+class BaseBatchUploadFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": "Upload at most %(num)d photographs at a time.",
+        "too_few_forms": "Choose at least one photograph.",
+    }
+
+
+BatchUploadFormSet = forms.formset_factory(
+    BatchItemForm,
+    formset=BaseBatchUploadFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_BATCH_FILES,
+    validate_max=True,
+    absolute_max=MAX_BATCH_FILES,
+)

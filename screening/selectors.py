@@ -73,7 +73,9 @@ def get_visit_for_user(user: User, pk: int) -> Visit:
 
 
 def images_for_visit(visit: Visit) -> QuerySet[FundusImage]:
-    return visit.images.select_related("uploaded_by").order_by("eye", "field", "uploaded_at")
+    # Macula-centred photographs before disc-centred ones ("disc" sorts first alphabetically).
+    macula_first = Case(When(field=Field.MACULA, then=0), default=1)
+    return visit.images.select_related("uploaded_by").order_by("eye", macula_first, "uploaded_at")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from screening import review_views, views
+from screening import batch_views, review_views, views
 
 app_name = "screening"
 urlpatterns = [
     path("patients/<int:patient_pk>/visits/new/", views.visit_create_view, name="visit_create"),
     path("visits/<int:pk>/", views.visit_detail, name="visit_detail"),
     path("visits/<int:pk>/images/", views.image_upload_view, name="image_upload"),
+    path("visits/<int:pk>/images/batch/", batch_views.batch_upload_page, name="batch_upload"),
+    path("visits/<int:pk>/images/batch/check/", batch_views.batch_check, name="batch_check"),
+    path("visits/<int:pk>/images/batch/submit/", batch_views.batch_submit, name="batch_submit"),
     path("visits/<int:pk>/images/live/", views.visit_images_live, name="visit_images_live"),
     path("staff/grading/", views.grading_dashboard, name="grading_dashboard"),
     path("images/<uuid:pk>/file/", views.image_file, {"variant": "file"}, name="image_file"),

@@ -25,6 +25,10 @@ MATRIX = {
     "screening:visit_create": ("get", {**WRITE, "outsider": 404}),
     "screening:visit_detail": ("get", {**READ, "outsider": 404}),
     "screening:image_upload": ("post", {**WRITE, "nurse": 302, "outsider": 404}),
+    # Batch upload (issue 13): an empty POST is a 400 for the nurse (no file, no formset).
+    "screening:batch_upload": ("get", {**WRITE, "outsider": 404}),
+    "screening:batch_check": ("post", {**WRITE, "nurse": 400, "outsider": 404}),
+    "screening:batch_submit": ("post", {**WRITE, "nurse": 400, "outsider": 404}),
     "screening:image_file": ("get", {**READ, "outsider": 404}),
     "screening:image_thumb": ("get", {**READ, "outsider": 404}),
     "screening:visit_images_live": ("get", {**READ, "outsider": 404}),
@@ -139,6 +143,7 @@ def url_kwargs(patient, visit, nurse, request):
         "screening:visit_create": {"patient_pk": patient.pk},
         "screening:visit_detail": {"pk": visit.pk},
         "screening:image_upload": {"pk": visit.pk},
+        **{f"screening:batch_{n}": {"pk": visit.pk} for n in ("upload", "check", "submit")},
         "screening:image_file": {"pk": image.pk},
         "screening:image_thumb": {"pk": image.pk},
         "screening:image_heatmap": {"pk": image.pk},
