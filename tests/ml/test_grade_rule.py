@@ -23,14 +23,14 @@ def test_grade_stays_on_the_side_of_the_referable_decision(probs, referable, gra
     assert (grade >= 2) == referable
 
 
-def test_shipped_grader_results_are_coherent():
+def test_shipped_grader_results_are_coherent(shipped_grader):
     from pathlib import Path
 
-    from ml.grader import Grader
-
-    grader = Grader.load()
     samples = sorted((Path(__file__).resolve().parents[2] / "ml" / "samples").glob("*.jpg"))
-    for result in grader.grade([p.read_bytes() for p in samples]):
-        if result.gradable:
-            assert (result.grade >= 2) == result.referable
-            assert result.confidence == pytest.approx(result.probabilities[result.grade])
+    results = shipped_grader.grade([p.read_bytes() for p in samples])
+    gradable = [r for r in results if r.gradable]
+    # The check means nothing if every sample were refused: most samples are gradable photographs.
+    assert len(samples) >= 6 and len(gradable) >= len(samples) - 1
+    for result in gradable:
+        assert (result.grade >= 2) == result.referable
+        assert result.confidence == pytest.approx(result.probabilities[result.grade])
