@@ -2,6 +2,7 @@ from django import forms
 
 from accounts.models import User
 from audit.selectors import audit_actions, audit_object_types
+from audit.templatetags.audit_tags import action_label, record_type
 
 
 class AuditFilterForm(forms.Form):
@@ -24,9 +25,11 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in audit_actions()]
+        self.fields["action"].choices = [("", "Any action")] + [
+            (a, action_label(a)) for a in audit_actions()
+        ]
         self.fields["object_type"].choices = [("", "Any record")] + [
-            (t, t) for t in audit_object_types()
+            (t, record_type(t)) for t in audit_object_types()
         ]
 
     def clean(self) -> dict[str, object]:
