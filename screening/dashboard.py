@@ -100,7 +100,7 @@ def dashboard_context(user: User) -> dict[str, Any]:
         .values_list("week", "n")
     )
     weeks = [start + timedelta(weeks=w) for w in range(WEEKS)]
-    week_counts = [(f"{w:%d %b}", _count_for(per_week, w)) for w in weeks]
+    week_counts = [(f"{w.day} {w:%b}", _count_for(per_week, w)) for w in weeks]  # "5 Oct"
 
     signed = SignOff.objects.filter(visit__site__in=sites)
     by_grade = dict(signed.values_list("review__overall_grade").annotate(n=Count("pk")).order_by())

@@ -96,6 +96,13 @@ def test_a_two_reader_visit_is_completed_by_two_doctors(page):
     page.check("#id_left-grade_1")
     page.fill("#id_left-comment", "A few microaneurysms")
     right.get_by_text("Override").click()
+    # "Why can this eye not be graded?" only once the eye is marked ungradable.
+    reason = page.locator("[data-when-ungradable='right']")
+    assert not reason.is_visible()
+    page.check("#id_right-gradable_1")
+    assert reason.is_visible()
+    page.check("#id_right-gradable_0")
+    assert not reason.is_visible()
     page.check("#id_right-grade_0")
     page.get_by_role("button", name="Save right eye").click()
     dme_error = right.locator("fieldset[data-field='right-dme'].invalid .field-error")
@@ -166,3 +173,42 @@ def test_a_two_reader_visit_is_completed_by_two_doctors(page):
     page.get_by_role("link", name="Signed by me").click()
     page.locator(row).get_by_role("button", name="Report").wait_for()
     shoot(page, "worklist-signed")
+
+
+def test_main_pages_fit_a_phone_and_the_dashboard_lines_up(page):
+    site = SiteFactory(code="north", name="North Clinic")
+    nurse = UserFactory(username="nora", roles=["nurse"], sites=[site])
+    UserFactory(username="first", roles=["doctor", "admin"], sites=[site], password=PASSWORD)
+    patient = PatientFactory(site=site, created_by=nurse, given_name="Edith", family_name="Clarke")
+    visit = make_graded_visit(nurse=nurse, patient=patient, right=2, left=1)
+    sign_in(page, "first")
+    pages = {
+        "home": "/",
+        "dashboard": "/review/dashboard/",
+        "visit": f"/visits/{visit.pk}/",
+        "patients": "/patients/",
+        "grading": "/staff/grading/",
+    }
+    for name, url in pages.items():
+        page.goto(url)
+        shoot(page, name)
+
+    # The confusion matrix's column headers sit over their cells.
+    page.goto("/review/dashboard/")
+    heads = page.locator("table.confusion thead th")
+    cells = page.locator("table.confusion tbody tr").first.locator("td")
+    for i in range(5):
+        head, cell = heads.nth(i).bounding_box(), cells.nth(i).bounding_box()
+        assert abs((head["x"] + head["width"] / 2) - (cell["x"] + cell["width"] / 2)) < 2
+        centred = heads.nth(i).evaluate("e => getComputedStyle(e).textAlign")
+        assert centred == cells.nth(i).evaluate("e => getComputedStyle(e).textAlign") == "center"
+
+    # At phone width the menu folds behind one button.
+    page.set_viewport_size(PHONE)
+    menu = page.get_by_role("button", name="Menu")
+    assert (
+        menu.is_visible() and not page.get_by_role("link", name="Worklist", exact=True).is_visible()
+    )
+    menu.click()
+    page.get_by_role("link", name="Worklist", exact=True).click()
+    page.get_by_role("heading", name="Review worklist").wait_for()
