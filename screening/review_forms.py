@@ -1,5 +1,7 @@
 """Forms of the doctors' review pages (they parse input; the services decide)."""
 
+from typing import Any
+
 from django import forms
 
 from accounts.models import Site
@@ -48,7 +50,7 @@ class EyeReadingForm(forms.Form):
         label="Comment on this eye", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args: object, form_id: str = "", **kwargs: object) -> None:
+    def __init__(self, *args: Any, form_id: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Both eyes' fields belong to one <form> (the HTML `form` attribute), so that saving one
         # eye sends what was entered for the other too and nothing typed is lost.

@@ -1,8 +1,8 @@
 """Doctors' worklist, review, sign-off and addenda; the signed report and patient letter (HTML and
 PDF); the screening dashboard. Views parse input, call one service or selector, and render."""
 
-from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -79,7 +79,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     tabs = {
         name: [row for row in rows if row["tab_" + name]] for name in ("to_read", "mine", "second")
     }
-    listing: Sequence[object] = signed if tab == "signed" else tabs[tab]
+    listing: Any = signed if tab == "signed" else tabs[tab]
     page = Paginator(listing, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -107,7 +107,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _worklist_row(user: User, visit: Visit, now: datetime) -> dict[str, object]:
+def _worklist_row(user: User, visit: Visit, now: datetime) -> dict[str, Any]:
     """A worklist row: where the visit stands, and what (if anything) this doctor can do with it."""
     progress = review_progress(visit)
     draft = progress.open_review()
@@ -120,7 +120,7 @@ def _worklist_row(user: User, visit: Visit, now: datetime) -> dict[str, object]:
     return {
         "visit": visit,
         "progress": progress,
-        "waiting": now - visit.waiting_since,
+        "waiting": now - visit.waiting_since,  # type: ignore[attr-defined]  # review_worklist's
         "can_act": mine or can_read,
         "has_read": progress.has_read(user),
         "tab_to_read": can_read,

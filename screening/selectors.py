@@ -4,6 +4,7 @@ import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -322,7 +323,7 @@ def review_worklist(
         visits = visits.filter(visit_date__gte=date_from)
     if date_to:
         visits = visits.filter(visit_date__lte=date_to)
-    order: list[object] = list(WORKLIST_SORTS.get(sort, WORKLIST_SORTS["urgency"]))
+    order: list[Any] = list(WORKLIST_SORTS.get(sort, WORKLIST_SORTS["urgency"]))
     if referable_first:
         order.insert(1 if sort == "urgency" else 0, F("ai_referable").desc(nulls_last=True))
     return visits.order_by(*order)

@@ -40,6 +40,16 @@
     if (event.target.name && /-gradable$/.test(event.target.name)) { showReasons(); }
   });
 
+  // Both eyes share one form: Enter in a text field saves that field's eye (the browser's default
+  // button would be the first eye's "Agree with AI").
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.target.tagName !== "INPUT") { return; }
+    var eyeForm = event.target.closest(".eye-form");
+    if (!eyeForm) { return; }
+    event.preventDefault();
+    eyeForm.querySelector("button[name='eye']").click();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     showReasons();
     // A refused save shows the page again: bring the first marked field into view.

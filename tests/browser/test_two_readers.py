@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from screening.models import Review, SignOff, Visit
+from screening.models import EyeReading, Review, SignOff, Visit
 from tests.factories import PatientFactory, SiteFactory, UserFactory, make_graded_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -202,6 +202,18 @@ def test_main_pages_fit_a_phone_and_the_dashboard_lines_up(page):
         assert abs((head["x"] + head["width"] / 2) - (cell["x"] + cell["width"] / 2)) < 2
         centred = heads.nth(i).evaluate("e => getComputedStyle(e).textAlign")
         assert centred == cells.nth(i).evaluate("e => getComputedStyle(e).textAlign") == "center"
+
+    # Both eyes share one form: Enter in the left eye's text field saves the left eye.
+    page.goto(f"/visits/{visit.pk}/review/")
+    page.get_by_role("button", name="Start primary grading").click()
+    page.locator("#eye-left").get_by_text("Override").click()
+    page.check("#id_left-gradable_1")
+    page.fill("#id_left-ungradable_reason", "Small pupil")
+    page.press("#id_left-ungradable_reason", "Enter")
+    page.get_by_text("Left eye recorded.").wait_for()
+    left = EyeReading.objects.get(review__visit=visit, eye="left")
+    assert (left.code, left.ungradable_reason) == ("U", "Small pupil")
+    assert not EyeReading.objects.filter(review__visit=visit, eye="right").exists()
 
     # At phone width the menu folds behind one button.
     page.set_viewport_size(PHONE)
