@@ -278,3 +278,20 @@ def test_signed_tab_hides_other_sites(signed_visit, doctor, other_site):
 
 def test_worklist_wrong_role_is_refused(nurse):
     assert login(nurse).get(reverse("screening:worklist"), {"tab": "signed"}).status_code == 403
+
+
+def test_worklist_tabs_query_budget(nurse, patient, doctor, doctor2, django_assert_max_num_queries):
+    for grade in range(4):
+        visit = make_graded_visit(nurse=nurse, patient=patient, right=grade, left=0)
+        read_visit(doctor, visit, right=str(grade), left="0")
+        review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
+    for grade in range(3):
+        visit = make_graded_visit(nurse=nurse, patient=patient, right=2, left=0)
+        read_visit(doctor2, visit, right=str(grade), left="0")  # some need a second reader
+    client = login(doctor)
+    for tab in ("to_read", "mine", "second", "signed"):
+        client.get(reverse("screening:worklist"), {"tab": tab})
+        with django_assert_max_num_queries(16):
+            response = client.get(reverse("screening:worklist"), {"tab": tab})
+        assert response.status_code == 200
+    assert len(response.context["signed_visits"]) == 4

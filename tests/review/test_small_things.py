@@ -171,3 +171,8 @@ def test_api_docs_carry_the_portal_header_and_a_way_back(client):
 def test_favicon_ico_answers(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_home_leads_a_doctor_to_the_reports_they_signed(doctor):
+    page = login(doctor).get(reverse("home")).content.decode()
+    assert f'href="{reverse("screening:worklist")}?tab=signed"' in page
