@@ -97,6 +97,7 @@ WORKLIST_TABS = [
     ("mine", "My drafts"),
     ("second", "Awaiting second reader"),
     ("signed", "Signed by me"),
+    ("all", "All waiting"),  # every unsigned visit, whoever holds it: nothing is out of sight
 ]
 
 

@@ -77,7 +77,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = [_worklist_row(request.user, visit, now) for visit in visits]
     tabs = {
-        name: [row for row in rows if row["tab_" + name]] for name in ("to_read", "mine", "second")
+        name: [row for row in rows if row["tab_" + name]]
+        for name in ("to_read", "mine", "second", "all")
     }
     listing: Any = signed if tab == "signed" else tabs[tab]
     page = Paginator(listing, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -126,6 +127,7 @@ def _worklist_row(user: User, visit: Visit, now: datetime) -> dict[str, Any]:
         "tab_to_read": can_read,
         "tab_mine": mine,
         "tab_second": progress.step in ("second", "arbitration"),
+        "tab_all": True,
     }
 
 

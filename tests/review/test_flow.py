@@ -222,7 +222,11 @@ def test_worklist_tabs_follow_the_two_reader_path(graded_visit, doctor, doctor2,
     assert where(first) == ["to_read"] and where(second) == ["to_read"]
     read_visit(doctor, graded_visit, right="2", left="1", submit=False)
     assert where(first) == ["mine"]
-    assert where(second) == []  # another doctor's draft is not offered
+    assert where(second) == []  # another doctor's draft is not offered...
+    held = worklist(second, tab="all")  # ...but stays in sight (a stale draft can be withdrawn)
+    [row] = held.context["rows"]
+    assert row["visit"].pk == graded_visit.pk and row["can_act"] is False
+    assert f"Primary grading by {doctor}" in held.content.decode()
     review = graded_visit.reviews.get()
     # Change the right eye to grade 0 (not referable where the AI says 2): a second reader.
     eye_reading_record(
