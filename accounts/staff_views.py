@@ -169,9 +169,16 @@ def site_edit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @admin_only
 def site_deactivate_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    site = services.site_set_active(
-        actor=request.user, site=get_site_for_admin(pk), active=False, request=request
-    )
+    """Deactivate only when the admin ticked the confirmation (as for users)."""
+    site = get_site_for_admin(pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(
+            request,
+            f"{site.name} was not deactivated: tick the box to confirm that it will take no new "
+            "patients.",
+        )
+        return redirect("staff:site_edit", pk=site.pk)
+    site = services.site_set_active(actor=request.user, site=site, active=False, request=request)
     messages.success(request, f"Deactivated {site.name}; its records stay readable.")
     return redirect("staff:site_list")
 

@@ -4,6 +4,7 @@ from django import forms
 
 from accounts.models import User
 from audit.selectors import audit_actions, audit_object_types
+from audit.templatetags.audit_tags import action_label, record_type
 
 
 class AuditFilterForm(forms.Form):
@@ -27,10 +28,10 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["action"]).choices = [("", "Any action")] + [
-            (a, a) for a in audit_actions()
+            (a, action_label(a)) for a in audit_actions()
         ]
         cast(forms.ChoiceField, self.fields["object_type"]).choices = [("", "Any record")] + [
-            (t, t) for t in audit_object_types()
+            (t, record_type(t)) for t in audit_object_types()
         ]
 
     def clean(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from screening.rules import UNGRADABLE, Grade, parse_grade
 GRADES = [grade.code for grade in Grade]  # as stored
 WEEKS = 12
 CHART_WIDTH, CHART_HEIGHT = 600, 180
+KAPPA_MIN_EYES = 30  # below this, a kappa says little: the page says so beside it
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def dashboard_context(user: User) -> dict[str, Any]:
         .values_list("week", "n")
     )
     weeks = [start + timedelta(weeks=w) for w in range(WEEKS)]
-    week_counts = [(f"{w:%d %b}", _count_for(per_week, w)) for w in weeks]
+    week_counts = [(f"{w.day} {w:%b}", _count_for(per_week, w)) for w in weeks]  # "5 Oct"
 
     signed = SignOff.objects.filter(visit__site__in=sites)
     by_grade = dict(signed.values_list("review__overall_grade").annotate(n=Count("pk")).order_by())
@@ -115,7 +116,7 @@ def dashboard_context(user: User) -> dict[str, Any]:
     matrix = confusion_matrix(pairs)
     kappa = quadratic_weighted_kappa(matrix)
     durations = [
-        (signed_at - uploaded).total_seconds() / 3600
+        (signed_at - uploaded).total_seconds()
         for signed_at, uploaded in signed.annotate(first=Min("visit__images__uploaded_at"))
         .filter(first__isnull=False)
         .values_list("signed_at", "first")
@@ -130,8 +131,19 @@ def dashboard_context(user: User) -> dict[str, Any]:
         "eyes_compared": len(pairs),
         "exact_agreement": float(np.trace(matrix) / matrix.sum()) if pairs else None,
         "confusion": _confusion_rows(matrix),
-        "median_hours": statistics.median(durations) if durations else None,
+        "median_turnaround": duration_label(statistics.median(durations)) if durations else None,
+        "kappa_few_eyes": len(pairs) < KAPPA_MIN_EYES,
     }
+
+
+def duration_label(seconds: float) -> str:
+    """A turnaround a person reads at a glance: minutes under an hour, hours under two days,
+    then days ("3 min", "5.2 h", "3.1 days")."""
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _count_for(per_week: dict[Any, int], week: Any) -> int:

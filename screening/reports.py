@@ -9,6 +9,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -41,7 +42,13 @@ def _yes_no_unknown(value: bool | None) -> str:
 
 
 def _when(value: Any) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+    """A time as every page shows it (settings' DATETIME_FORMAT, local time zone)."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "—"
+
+
+def _day(value: Any) -> str:
+    """A date as every page shows it (settings' DATE_FORMAT)."""
+    return date_format(value, "DATE_FORMAT")
 
 
 class _Styles:
@@ -93,13 +100,13 @@ def report_pdf(report: SignedReport) -> bytes:
         _table(
             [
                 ["Patient", f"{patient.listing_name} (MRN {patient.mrn})"],
-                ["Date of birth, sex", f"{patient.date_of_birth:%Y-%m-%d} · {patient.sex_label}"],
+                ["Date of birth, sex", f"{_day(patient.date_of_birth)} · {patient.sex_label}"],
                 *(
                     [["Registry", f"As at signing; {', '.join(changed)} changed since."]]
                     if (changed := report.registry_changed)
                     else []
                 ),
-                ["Visit date", f"{report.visit_date:%Y-%m-%d}"],
+                ["Visit date", _day(report.visit_date)],
                 ["Site", report.site_name],
                 ["Camera", report.camera or "—"],
                 ["Dilated", "Yes" if report.dilated else "No"],
@@ -249,11 +256,11 @@ def letter_pdf(report: SignedReport) -> bytes:
     text = letter_text(report)
     story: list[Flowable] = [
         Paragraph(escape(report.site_name), s.body),
-        Paragraph(f"{timezone.localtime(report.signed_at):%d %B %Y}", s.body),
+        Paragraph(_day(timezone.localtime(report.signed_at)), s.body),
         Spacer(1, 6 * mm),
         Paragraph(f"Dear {escape(report.patient.full_name)},", s.body),
         Paragraph(
-            f"Thank you for coming to your diabetic eye screening on {report.visit_date:%d %B %Y}.",
+            f"Thank you for coming to your diabetic eye screening on {_day(report.visit_date)}.",
             s.body,
         ),
         Paragraph(escape(text["finding"]), s.body),

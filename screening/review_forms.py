@@ -52,6 +52,14 @@ class EyeReadingForm(forms.Form):
         label="Comment on this eye", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
+    def __init__(self, *args: Any, form_id: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Both eyes' fields belong to one <form> (the HTML `form` attribute), so that saving one
+        # eye sends what was entered for the other too and nothing typed is lost.
+        if form_id:
+            for field in self.fields.values():
+                field.widget.attrs["form"] = form_id
+
 
 class ReviewSubmitForm(forms.Form):
     outcome = forms.ModelChoiceField(
@@ -86,7 +94,32 @@ class AddendumForm(forms.Form):
     )
 
 
+WORKLIST_TABS = [
+    ("to_read", "To read"),
+    ("mine", "My drafts"),
+    ("second", "Awaiting second reader"),
+    ("signed", "Signed by me"),
+    ("all", "All waiting"),  # every unsigned visit, whoever holds it: nothing is out of sight
+]
+
+
 class WorklistFilterForm(forms.Form):
+    tab = forms.ChoiceField(choices=WORKLIST_TABS, required=False, widget=forms.HiddenInput)
+    q = forms.CharField(
+        label="Patient name or MRN",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or MRN"}),
+    )
+    sort = forms.ChoiceField(
+        label="Sort by",
+        required=False,
+        choices=[
+            ("urgency", "Urgency, then waiting longest"),
+            ("oldest", "Waiting longest"),
+            ("newest", "Newest first"),
+        ],
+    )
     site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="All")
     referable_first = forms.BooleanField(label="AI-referable first", required=False)
     ungradable = forms.BooleanField(label="Ungradable eye only", required=False)

@@ -1,9 +1,10 @@
 """Every read of visits and images, already scoped to the sites the user may see."""
 
+import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db.models import (
@@ -13,7 +14,6 @@ from django.db.models import (
     Exists,
     F,
     Max,
-    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -144,7 +144,9 @@ def get_image_for_user(user: User, pk: uuid.UUID) -> FundusImage:
 
 
 def recent_visits(*, user: User, limit: int = 10) -> QuerySet[Visit]:
-    return visits_for_user(user).annotate(image_count=Count("images"))[:limit]
+    """The user's newest visits first (the annotation drops the model's default ordering)."""
+    visits = visits_for_user(user).annotate(image_count=Count("images"))
+    return visits.order_by("-visit_date", "-created_at", "-pk")[:limit]
 
 
 def grading_overview(*, since_hours: int = 24) -> dict[str, object]:
@@ -163,7 +165,7 @@ def grading_overview(*, since_hours: int = 24) -> dict[str, object]:
         "counts": [(label, counts.get(value, 0)) for value, label in GradingJob.Status.choices],
         "queue_depth": broker_queue_depth(),
         "finished_recently": len(latencies),
-        "latency_p50": _percentile(latencies, 50),
+        "latency_p50": statistics.median(latencies) if latencies else None,
         "latency_p95": _percentile(latencies, 95),
         "recent_failures": GradingJob.objects.filter(status=GradingJob.Status.FAILED)
         .select_related("image__visit")
@@ -285,10 +287,19 @@ class WorklistAnnotations(TypedDict):
     urgent: bool
 
 
+WORKLIST_SORTS = {
+    "urgency": ["-urgent", "waiting_since", "pk"],
+    "oldest": ["waiting_since", "pk"],
+    "newest": ["-waiting_since", "-pk"],
+}
+
+
 def review_worklist(
     *,
     user: User,
     site: Site | None = None,
+    search: str = "",
+    sort: str = "urgency",
     referable_first: bool = False,
     ungradable_only: bool = False,
     date_from: date | None = None,
@@ -321,16 +332,43 @@ def review_worklist(
     )
     if site is not None:
         visits = visits.filter(site=site)
+    if search:
+        visits = visits.filter(_patient_matches(search))
     if ungradable_only:
         visits = visits.filter(_an_ungradable_eye())
     if date_from:
         visits = visits.filter(visit_date__gte=date_from)
     if date_to:
         visits = visits.filter(visit_date__lte=date_to)
-    order: list[str | OrderBy] = ["-urgent"]
+    order: list[Any] = list(WORKLIST_SORTS.get(sort, WORKLIST_SORTS["urgency"]))
     if referable_first:
-        order.append(F("ai_referable").desc(nulls_last=True))
-    return visits.order_by(*order, "waiting_since", "pk")
+        order.insert(1 if sort == "urgency" else 0, F("ai_referable").desc(nulls_last=True))
+    return visits.order_by(*order)
+
+
+def _patient_matches(search: str) -> Q:
+    """Every word of the search matches the patient's given or family name, or their MRN."""
+    match = Q()
+    for word in search.split():
+        match &= (
+            Q(patient__given_name__icontains=word)
+            | Q(patient__family_name__icontains=word)
+            | Q(patient__mrn__icontains=word)
+        )
+    return match
+
+
+def signed_by_user(*, user: User, search: str = "") -> QuerySet[Visit]:
+    """The reports the user signed (at sites they still work at), newest signature first."""
+    visits = (
+        visits_for_user(user)
+        .filter(status=Visit.Status.SIGNED, sign_off__signed_by=user)
+        .select_related("sign_off", "sign_off__review__outcome")
+        .annotate(image_count=Count("images", distinct=True))
+    )
+    if search:
+        visits = visits.filter(_patient_matches(search))
+    return visits.order_by("-sign_off__signed_at", "-pk")
 
 
 def review_worklist_counts(user: User) -> dict[str, int]:

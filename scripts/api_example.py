@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The README's worked example of the REST API, with the standard library only.
 
-Registers a patient, opens a visit, uploads a photograph of each eye, polls until the AI has
-graded both, and prints the results (and, once a doctor has signed, where the report is):
+Registers a patient, opens a visit, uploads the photographs of each eye given, polls until the AI
+has graded them, and prints the results (and, once a doctor has signed, where the report is):
 
     python scripts/api_example.py --url http://127.0.0.1:8000 --token drp_... \
-        right.jpg left.jpg
+        --right right.jpg --left left.jpg
+
+Tag each photograph with the eye it shows: the shipped samples (ml/samples) are all left eyes.
 """
 
 import argparse
@@ -58,9 +60,11 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--mrn", default=f"EX-{uuid.uuid4().hex[:6].upper()}")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for grading")
-    parser.add_argument("right", type=Path, help="photograph of the right eye")
-    parser.add_argument("left", type=Path, help="photograph of the left eye")
+    parser.add_argument("--right", type=Path, help="photograph of the right eye")
+    parser.add_argument("--left", type=Path, help="photograph of the left eye")
     args = parser.parse_args()
+    if not (args.right or args.left):
+        parser.error("give a photograph of at least one eye (--right and/or --left)")
     api = Api(args.url, args.token)
 
     patient = api.post_json(
@@ -74,6 +78,8 @@ def main() -> None:
     )
     visit = api.post_json("/visits/", {"patient": patient["id"], "camera": "API example"})
     for eye, photo in (("right", args.right), ("left", args.left)):
+        if photo is None:
+            continue
         image = api.upload(visit["id"], photo, eye)
         print(f"uploaded {photo.name} as the {eye} eye: image {image['id']}")
 
@@ -87,7 +93,8 @@ def main() -> None:
         grading = image["grading"]
         print(
             f"{image['eye']:5s} {grading['status']}: grade {grading['predicted_grade']}, "
-            f"gradable {grading['gradable']}, referable {grading['referable']}"
+            f"gradable {grading['gradable']}, referable {grading['referable']} "
+            f"(P(referable) {grading['referable_probability'] or 0:.0%})"
         )
     print(
         f"visit {visit['id']}: {results['status']}, AI overall grade {results['ai_overall_grade']}"

@@ -96,7 +96,7 @@ MATRIX |= {
 # Framework pages with their own, tested-upstream access rules; the REST API has its own matrix
 # (tests/security/test_api_matrix.py), with 401s instead of sign-in redirects.
 NOT_IN_MATRIX_NAMESPACES = {"admin", "api"}
-NOT_IN_MATRIX = {"login", "logout"}
+NOT_IN_MATRIX = {"login", "logout", "favicon"}  # favicon: a public redirect to a static file
 
 
 def _all_url_names(patterns: list, namespace: str = "") -> set[str]:

@@ -132,6 +132,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["dr_portal.formats"]  # one date and time format everywhere
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -34,7 +34,7 @@ def _ensure_doctor_at_site(actor: User, visit: Visit) -> None:
 def _ensure_not_signed(visit: Visit) -> None:
     if SignOff.objects.filter(visit_id=visit.pk).exists():
         raise ValidationError(
-            "This visit's report is signed; it can no longer be changed. Add an addendum instead.",
+            "This report is signed: it can no longer be changed. Add an addendum instead.",
             "locked",
         )
 

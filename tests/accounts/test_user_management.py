@@ -210,7 +210,7 @@ def test_sites_are_created_edited_and_deactivated(staff, admin_user, nurse):
         reverse("staff:site_edit", kwargs={"pk": east.pk}),
         {"code": "east", "name": "East Eye Clinic", "address": "1 Road"},
     )
-    staff.post(reverse("staff:site_deactivate", kwargs={"pk": east.pk}))
+    staff.post(reverse("staff:site_deactivate", kwargs={"pk": east.pk}), {"confirm": "yes"})
     east.refresh_from_db()
     assert (east.name, east.is_active) == ("East Eye Clinic", False)
     assert [e.action for e in AuditEvent.objects.filter(object_type="accounts.site")] == [

@@ -39,7 +39,7 @@ def test_admin_invites_a_nurse_who_sets_a_password_and_signs_in(page, settings, 
     page.get_by_text("Created nell and emailed an invitation.").wait_for()
     page.screenshot(path=str(tmp_path / "user.png"), full_page=True)  # for humans reviewing
     page.get_by_role("link", name="Audit trail").click()
-    page.locator("td code", has_text="user.invite").wait_for()
+    page.locator("td[title='user.invite']").wait_for()
     page.get_by_role("button", name="Log out").click()
 
     link = re.search(r"https?://\S+", mail.outbox[0].body).group(0)

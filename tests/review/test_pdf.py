@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils.formats import date_format
 from pypdf import PdfReader
 
 from screening.services.review import addendum_add, review_sign_off
@@ -58,7 +59,8 @@ def test_report_pdf_with_one_ungradable_eye(nurse, patient, doctor):
     assert "Not assessable" in text  # the ungradable eye's DME
     assert "Re-image" in text
     assert "ungradable (Out of focus)" in text
-    assert f"{patient.date_of_birth:%Y-%m-%d} · {patient.get_sex_display()}" in text
+    born = date_format(patient.date_of_birth, "DATE_FORMAT")  # e.g. 14 Mar 1961, as on every page
+    assert f"{born} · {patient.get_sex_display()}" in text
 
 
 def test_report_pdf_with_an_addendum(nurse, patient, doctor):

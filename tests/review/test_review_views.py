@@ -258,7 +258,8 @@ def test_dme_has_no_default_and_agreeing_still_needs_it(graded_visit, doctor):
     response = client.post(
         url("review", graded_visit), {"eye": "right", "right-gradable": "yes", "agree": "1"}
     )
-    assert "choose whether diabetic macular oedema is present" in response.content.decode()
+    assert "Choose whether diabetic macular oedema is present" in response.content.decode()
+    assert response.context["eyes"][0]["form"].errors["dme"]
     assert not EyeReading.objects.filter(review__visit=graded_visit).exists()
     client.post(
         url("review", graded_visit),

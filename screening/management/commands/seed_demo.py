@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: two sites, a user per role, patients and sample photographs.
+"""Demo data for the embedded default: two sites, a user per role (three doctors, enough for the
+two-reader path with arbitration), patients and sample photographs.
 
 Safe to run repeatedly: existing rows are kept. Never run it against a production database.
 """
@@ -23,6 +24,10 @@ SAMPLES_DIR = settings.BASE_DIR / "ml" / "samples"
 DEMO_USERS = [
     ("nurse", "Nora", "Nurse", [Role.NURSE], ["north"]),
     ("doctor", "Daniel", "Doctor", [Role.DOCTOR], ["north", "south"]),
+    # Two more doctors at North, so that a visit can take the whole two-reader path there: a
+    # blind second reading by another doctor and, when the two disagree, arbitration by a third.
+    ("doctor2", "Priya", "Second", [Role.DOCTOR], ["north"]),
+    ("doctor3", "Tomas", "Third", [Role.DOCTOR], ["north"]),
     ("admin", "Ada", "Admin", [Role.ADMIN], []),
     ("api", "Camera", "Integration", [Role.API_CLIENT], ["north"]),
     ("nurse_south", "Sam", "South", [Role.NURSE], ["south"]),
@@ -42,7 +47,10 @@ DEMO_VISITS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo sites, users (one per role), patients and a visit with sample images."
+    help = (
+        "Create demo sites, users (one per role; three doctors), patients and visits with sample "
+        "images."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default="drportal-demo", help="Password for demo users.")
