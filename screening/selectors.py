@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -11,7 +12,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Max,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
@@ -39,9 +40,11 @@ from screening.models import (
 )
 from screening.rules import (
     EYES,
+    SOON_WITHIN_WEEKS,
     UNGRADABLE,
-    Grade,
+    URGENT_WITHIN_WEEKS,
     SecondReaderPolicy,
+    Urgency,
     disagreeing_eyes,
     disagreeing_eyes_with_ai,
 )
@@ -275,24 +278,21 @@ def review_worklist(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[Visit]:
-    """Visits awaiting a doctor at the user's sites: urgent AI results first, then (optionally) the
-    AI-referable ones, then the longest waiting. Each carries `urgent`, `waiting_since`,
+    """Visits awaiting a doctor at the user's sites, by the urgency of the AI's suggested outcome
+    (screening.rules.suggested_outcome; optionally the AI-referable ones before it), then the
+    longest waiting. Each carries `urgency_rank`, `urgent`, `waiting_since`,
     `image_count` and its prefetched reviews (for `review_progress`)."""
-    succeeded = Q(images__grading_jobs__status=GradingJob.Status.SUCCEEDED)
-    threshold = settings.REVIEW_URGENT_REFERABLE_PROBABILITY
-    # screening.rules.is_urgent, as SQL so that the worklist can be ordered by it.
     visits = (
         visits_for_user(user)
         .filter(status__in=[Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW])
         .annotate(
             image_count=Count("images", distinct=True),
-            max_referable_p=Max("images__grading_jobs__referable_probability", filter=succeeded),
             waiting_since=Coalesce("ai_rolled_up_at", "created_at"),
+            urgency_rank=_urgency_rank_sql(),
         )
         .annotate(
             urgent=Case(
-                When(Q(ai_overall_grade=Grade.PROLIFERATIVE.code), then=Value(True)),
-                When(Q(ai_referable=True, max_referable_p__gte=threshold), then=Value(True)),
+                When(urgency_rank=Urgency.URGENT.rank, then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             )
@@ -308,10 +308,27 @@ def review_worklist(
         visits = visits.filter(visit_date__gte=date_from)
     if date_to:
         visits = visits.filter(visit_date__lte=date_to)
-    order = ["-urgent"]
+    order: list[Any] = ["urgency_rank"]
     if referable_first:
-        order.append(F("ai_referable").desc(nulls_last=True))
+        order.insert(0, F("ai_referable").desc(nulls_last=True))
     return visits.order_by(*order, "waiting_since", "pk")
+
+
+def _urgency_rank_sql() -> Case:
+    """screening.rules.outcome_urgency of the visit's AI outcome, as SQL so that the worklist can
+    be ordered by it (tests/screening/test_suggested_outcome.py holds the two together); a visit
+    without an outcome goes last."""
+    refer = Q(ai_outcome__referral=True)
+    weeks = "ai_outcome__refer_within_weeks"
+    return Case(
+        When(refer & Q(**{f"{weeks}__lte": URGENT_WITHIN_WEEKS}), then=Value(Urgency.URGENT.rank)),
+        When(refer & Q(**{f"{weeks}__lte": SOON_WITHIN_WEEKS}), then=Value(Urgency.SOON.rank)),
+        When(refer & Q(**{f"{weeks}__isnull": True}), then=Value(Urgency.REIMAGE.rank)),
+        When(refer, then=Value(Urgency.ROUTINE.rank)),
+        When(ai_outcome__referral=False, then=Value(Urgency.RECALL.rank)),
+        default=Value(len(Urgency)),
+        output_field=IntegerField(),
+    )
 
 
 def review_worklist_counts(user: User) -> dict[str, int]:
