@@ -55,6 +55,17 @@ def current_model_version() -> str:
     return str(model_card().get("model_version", "unversioned"))
 
 
+def referable_threshold_of(job: GradingJob) -> float | None:
+    """The referable threshold the job was graded at; for a grading stored before it was recorded
+    (migration 0009), the card's when the job is by the shipped model; else None (unknown)."""
+    if job.referable_threshold is not None:
+        return job.referable_threshold
+    card = model_card()
+    if card.get("model_version") == job.model_version and "referable_threshold" in card:
+        return float(card["referable_threshold"])
+    return None
+
+
 # --- queueing ---------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from screening.rules import (
     suggested_outcome,
 )
 from screening.selectors import ImageRow
-from screening.services.grading import model_card
+from screening.services.grading import referable_threshold_of
 
 register = template.Library()
 
@@ -36,9 +36,9 @@ def percent(value: float | None) -> str:
 
 
 @register.filter
-def percent_value(value: float | None) -> str:
-    """0.2249 -> '22.49' (a CSS-free bar width for <meter>/<progress> and data attributes)."""
-    return "0" if value is None else f"{100 * value:.2f}"
+def lowerfirst(value: str) -> str:
+    """'No apparent DR' -> 'no apparent DR' (a label inside a sentence keeps its acronyms)."""
+    return value[:1].lower() + value[1:]
 
 
 @register.filter
@@ -50,19 +50,8 @@ def ai_result(job: GradingJob | None) -> AiImageResult | None:
         probabilities=job.probabilities,
         referable_probability=job.referable_probability,
         referable=job.referable,
-        threshold=job_referable_threshold(job),
+        threshold=referable_threshold_of(job),
     )
-
-
-def job_referable_threshold(job: GradingJob) -> float | None:
-    """The threshold the job was graded at; for a grading stored before it was recorded, the card's
-    when the job is by the shipped model (None when unknown)."""
-    if job.referable_threshold is not None:
-        return job.referable_threshold
-    card = model_card()
-    if card.get("model_version") == job.model_version and "referable_threshold" in card:
-        return float(card["referable_threshold"])
-    return None
 
 
 @register.filter

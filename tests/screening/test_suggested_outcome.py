@@ -6,7 +6,10 @@ import io
 import json
 import shutil
 
+import numpy as np
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
@@ -24,34 +27,59 @@ from screening.rules import (
 from screening.selectors import review_worklist
 from screening.services import grading
 from screening.services.grading import visit_rollup
+from screening.services.images import image_attach
 from tests.conftest import issue_token, login, token_client
-from tests.factories import make_graded_visit
+from tests.factories import VisitFactory, fundus_like_jpeg, make_graded_visit, probabilities_for
 
 # The issue's photograph: grade 0 at 55 %, P(referable) = P(2) + P(3) + P(4) = 22 %.
 DISAGREEING = [0.55, 0.23, 0.15, 0.05, 0.02]
 CARD_THRESHOLD = 0.1177
 
 
-def make_disagreeing_visit(*, nurse, patient, threshold: float | None = CARD_THRESHOLD) -> Visit:
+def make_disagreeing_visit(
+    *, nurse, patient, threshold: float | None = CARD_THRESHOLD, photos: dict | None = None
+) -> Visit:
     """A visit whose right eye is flagged referable (22 % >= 12 %) while no DR is its most probable
-    grade; stored as the grader stores it (grade by the card's `referable_first` rule: 2)."""
-    visit = make_graded_visit(nurse=nurse, patient=patient, right=0, left=0, confidence=0.9)
-    GradingJob.objects.filter(image__visit=visit, image__eye="right").update(
-        probabilities=DISAGREEING,
-        predicted_grade=2,
-        referable_probability=0.22,
-        referable=True,
-        confidence=0.15,
-        referable_threshold=threshold,
-    )
-    GradingJob.objects.filter(image__visit=visit, image__eye="left").update(
-        referable_threshold=threshold
-    )
-    Visit.objects.filter(pk=visit.pk).update(status=Visit.Status.GRADING)
-    visit.refresh_from_db()
+    grade, its left eye plainly no DR; stored as the grader stores it (the right eye's grade by the
+    card's `referable_first` rule: 2). `photos`: {eye: JPEG bytes} (default: synthetic fundi)."""
+    visit = VisitFactory(patient=patient, captured_by=nurse, camera="Topcon TRC-NW400")
+    results = {
+        "right": (DISAGREEING, 2, 0.22, True, 0.15),
+        "left": (probabilities_for(0, 0.9), 0, 0.04, False, 0.9),
+    }
+    for seed, (eye, (probabilities, grade, p_referable, referable, p_grade)) in enumerate(
+        results.items()
+    ):
+        data = (photos or {}).get(eye) or fundus_like_jpeg(seed=seed + 10)
+        upload = SimpleUploadedFile(f"{eye}.jpg", data)
+        image, _ = image_attach(actor=nurse, visit=visit, upload=upload, eye=eye, field="macula")
+        GradingJob.objects.filter(image=image).update(
+            status=GradingJob.Status.SUCCEEDED,
+            model_version="test-model-1.0",
+            gradable=True,
+            probabilities=probabilities,
+            predicted_grade=grade,
+            referable_probability=p_referable,
+            referable=referable,
+            confidence=p_grade,
+            referable_threshold=threshold,
+        )
     assert visit_rollup(visit=visit)
     visit.refresh_from_db()
     return visit
+
+
+def registered_heatmap(job: GradingJob) -> None:
+    """Give the job a real heat layer (ml.explain.heat_layer_png) on its own photograph."""
+    from ml.explain import heat_layer_png
+    from ml.preprocess import preprocess_bytes
+
+    with job.image.file.open("rb") as handle:
+        pre = preprocess_bytes(handle.read())
+    yy, xx = np.mgrid[0:8, 0:8]
+    cam = np.exp(-((yy - 2.0) ** 2 + (xx - 5.0) ** 2) / 3.0).astype(np.float32)
+    name = job.heatmap.storage.save(f"hm/{job.pk}.png", ContentFile(heat_layer_png(pre, cam)))
+    GradingJob.objects.filter(pk=job.pk).update(heatmap=name)
 
 
 # --- the rule -------------------------------------------------------------------------------------
@@ -220,7 +248,7 @@ def test_visit_and_review_pages_never_name_a_grade_the_model_does_not_rank_first
         html = login(doctor).get(reverse(url, args=[visit.pk])).content.decode()
         assert "Refer: yes</strong> · P(referable) 22%, threshold 12%" in html, url
         assert "Most likely grade: <strong>0 · No apparent DR</strong> (55%)" in html, url
-        assert "Flagged as possibly referable; most likely grade: no apparent dr." in html, url
+        assert "Flagged as possibly referable; most likely grade: no apparent DR." in html, url
         assert "Moderate NPDR" not in html.replace('title="Moderate NPDR"', ""), url
         assert "confidence" not in html.lower(), url
         assert "model probabilities (not calibrated)" in html, url
@@ -238,6 +266,37 @@ def test_the_api_gives_the_most_likely_grade_and_the_threshold_beside_the_flag(
     assert right["referable_threshold"] == CARD_THRESHOLD
     assert (right["most_likely_grade"], right["most_likely_probability"]) == (0, 0.55)
     assert right["predicted_grade"] == 2 and right["calibration"] == ""
+
+
+@pytest.mark.django_db
+def test_the_signed_report_and_its_pdf_say_the_same(doctor, nurse, patient):
+    from pypdf import PdfReader
+
+    from screening.services.review import review_sign_off
+    from tests.factories import PASSWORD, read_visit
+
+    visit = make_disagreeing_visit(nurse=nurse, patient=patient)
+    for job in GradingJob.objects.filter(image__visit=visit):
+        registered_heatmap(job)
+    read_visit(doctor, visit, right="2", left="0")
+    review_sign_off(actor=doctor, visit=visit, password=PASSWORD)
+    client = login(doctor)
+    html = client.get(reverse("screening:report", args=[visit.pk])).content.decode()
+    words = "Refer: yes · P(referable) 22%, threshold 12% · most likely grade 0 · No apparent DR"
+    assert f"{words} (55%)" in html
+    assert "Flagged as possibly referable; most likely grade: no apparent DR." in html
+    assert 'data-outcome="2" data-urgency="routine"' in html  # the signed outcome, same partial
+    assert html.count('class="heat-layer"') == 2  # laid over its photograph
+    pdf = client.get(reverse("screening:report_pdf", args=[visit.pk]))
+    reader = PdfReader(io.BytesIO(pdf.content))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "most likely grade 0 · No apparent DR (55%) (flagged as possibly referable)" in text
+    assert "AI grade" not in text
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 4  # a photograph and its heatmap (composited on it) per eye
+    heat = np.asarray(images[1].image.convert("RGB"), dtype=float)
+    photo = np.asarray(images[0].image.convert("RGB").resize(images[1].image.size), dtype=float)
+    assert heat.shape == photo.shape and 2 < np.abs(heat - photo).mean() < 60  # the photo shows
 
 
 # --- what a grading stores: the threshold, the calibration and a registered heatmap ---------------
