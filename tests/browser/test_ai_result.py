@@ -127,3 +127,9 @@ def test_a_disagreeing_ai_result_reads_plainly_on_the_visit_and_review_pages(
             path=str(SHOTS / f"ai_result_{name}_{width}_card.png")
         )
         assert wide == [], (name, width, wide)  # the AI parts fit the phone's width
+    page.goto("/review/")  # the worklist suggests the same outcome, with the same urgency
+    row = page.locator(f"tr[data-visit='{disagreeing_visit.pk}']")
+    outcome = "Routine referral Refer to ophthalmology, routine (within ~13 weeks)"
+    assert outcome in " ".join(row.inner_text().split())
+    assert "urgent" not in row.inner_text().lower()
+    page.screenshot(path=str(SHOTS / f"ai_result_worklist_{width}.png"), full_page=True)
