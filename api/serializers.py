@@ -14,7 +14,7 @@ from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
-from screening.rules import grade_code, parse_grade, suggested_outcome
+from screening.rules import Urgency, grade_code, parse_grade, suggested_outcome
 from screening.selectors import latest_grading, signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 from screening.signed_report import SignedReport
@@ -183,10 +183,10 @@ class SuggestedOutcomeSerializer(serializers.Serializer):
     """The visit's one suggested outcome (screening.rules.suggested_outcome), urgency included."""
 
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     referral = serializers.BooleanField()
     urgency = serializers.ChoiceField(
-        choices=["urgent", "soon", "reimage", "routine", "recall"],
+        choices=[urgency.value for urgency in Urgency],
         help_text="How soon the outcome asks for action; the worklist reads visits in this order.",
     )
 
