@@ -15,7 +15,7 @@ from patients.models import Patient
 from patients.selectors import patients_for_user
 from patients.services import EDITABLE_FIELDS as PATIENT_FIELDS
 from screening.models import Eye, Field, FundusImage, GradingJob, OutcomeRule, Visit
-from screening.rules import grade_code, parse_grade
+from screening.rules import Urgency, grade_code, parse_grade, suggested_outcome
 from screening.selectors import latest_grading, signed_result
 from screening.services.visits import EDITABLE_FIELDS as VISIT_FIELDS
 from screening.signed_report import SignedReport
@@ -86,10 +86,43 @@ class GradingSerializer(serializers.ModelSerializer):
             "probabilities",
             "referable",
             "referable_probability",
+            "referable_threshold",
+            "most_likely_grade",
+            "most_likely_probability",
             "confidence",
+            "calibration",
             "error_reason",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "referable": {
+                "help_text": "The screening decision: referable_probability >= "
+                "referable_threshold (the model card's operating point)."
+            },
+            "referable_probability": {
+                "help_text": "P(grade >= 2): the sum of the probabilities of grades 2, 3 and 4."
+            },
+            "predicted_grade": {
+                "help_text": "The grade by the model card's grade rule (it stays "
+                "on the side of the referral decision, so it can differ from "
+                "most_likely_grade). Empty when the image is ungradable."
+            },
+            "confidence": {"help_text": "The probability of predicted_grade."},
+        }
+
+    most_likely_grade = serializers.SerializerMethodField(
+        help_text="The grade the model ranks first (0-4); null when the image has no result."
+    )
+    most_likely_probability = serializers.SerializerMethodField(
+        help_text="The probability of most_likely_grade."
+    )
+
+    def get_most_likely_grade(self, job: GradingJob) -> int | None:
+        probabilities = job.probabilities or []
+        return max(range(len(probabilities)), key=probabilities.__getitem__, default=None)
+
+    def get_most_likely_probability(self, job: GradingJob) -> float | None:
+        return max(job.probabilities) if job.probabilities else None
 
     probabilities = serializers.ListField(
         child=serializers.FloatField(),
@@ -175,6 +208,23 @@ class OutcomeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SuggestedOutcomeSerializer(serializers.Serializer):
+    """The visit's one suggested outcome (screening.rules.suggested_outcome), urgency included."""
+
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    referral = serializers.BooleanField()
+    urgency = serializers.ChoiceField(
+        choices=[urgency.value for urgency in Urgency],
+        help_text="How soon the outcome asks for action; the worklist reads visits in this order.",
+    )
+
+
+def suggested_outcome_data(outcome: OutcomeRule | None) -> dict[str, Any] | None:
+    suggested = suggested_outcome(outcome)
+    return None if suggested is None else SuggestedOutcomeSerializer(suggested).data
+
+
 class GradeCodeField(serializers.CharField):
     """A grade as its code: "0"-"4", "U", or "" while there is none yet."""
 
@@ -188,6 +238,9 @@ class VisitSerializer(serializers.ModelSerializer):
     ai_grade_left = GradeCodeField(read_only=True, help_text="0-4, or U when ungradable.")
     ai_overall_grade = GradeCodeField(read_only=True, help_text="The worse eye; U when either is.")
     ai_outcome = OutcomeSerializer(read_only=True, allow_null=True)
+    ai_suggested_outcome = serializers.SerializerMethodField(
+        help_text="The AI's suggested outcome with its urgency, as every page shows it."
+    )
 
     class Meta:
         model = Visit
@@ -202,10 +255,15 @@ class VisitSerializer(serializers.ModelSerializer):
             "ai_overall_grade",
             "ai_referable",
             "ai_outcome",
+            "ai_suggested_outcome",
             "image_count",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(SuggestedOutcomeSerializer(allow_null=True))
+    def get_ai_suggested_outcome(self, visit: Visit) -> dict[str, Any] | None:
+        return suggested_outcome_data(visit.ai_outcome)
 
 
 class SignedResultSerializer(serializers.Serializer):
@@ -271,6 +329,7 @@ class VisitResultsSerializer(serializers.Serializer):
     ai_overall_grade = serializers.CharField(allow_blank=True)
     ai_referable = serializers.BooleanField(allow_null=True)
     ai_outcome = OutcomeSerializer(allow_null=True)
+    ai_suggested_outcome = SuggestedOutcomeSerializer(allow_null=True)
     images = ImageSerializer(many=True)
 
 

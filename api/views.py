@@ -227,6 +227,7 @@ class VisitViewSet(mixins.ListModelMixin, ApiViewSet):
             "ai_overall_grade": grade_code(visit.ai_overall),
             "ai_referable": visit.ai_referable,
             "ai_outcome": s.OutcomeSerializer(visit.ai_outcome).data if visit.ai_outcome else None,
+            "ai_suggested_outcome": s.suggested_outcome_data(visit.ai_outcome),
             "images": s.ImageSerializer(images, many=True).data,
         }
         return Response(data)

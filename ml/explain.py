@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from ml.efficientnet_lite import TOP_LAYER
-from ml.preprocess import fundus_mask
+from ml.preprocess import Preprocessed, fundus_mask
 
 OVERLAY_ALPHA = 0.45
 
@@ -65,4 +65,31 @@ def overlay_png(cropped: np.ndarray, cam: np.ndarray, alpha: float = OVERLAY_ALP
     # Fast zlib level: optimize=True made the PNG ~17% smaller but cost 70 ms per image, most of
     # a grading worker's time per photograph (bench: python -m ml.bench).
     Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def heat_layer_png(pre: Preprocessed, cam: np.ndarray, alpha: float = OVERLAY_ALPHA) -> bytes:
+    """PNG bytes of the heatmap alone (RGBA, transparent where the model did not look), at the
+    photograph's aspect ratio and registered on it, for laying over the photograph.
+
+    The map is computed on the square crop around the fundus disc; it is put back where that
+    square lies in the photograph (``pre.disc_box`` in the working image of ``pre.work_size``),
+    so the layer and the photograph share one frame: no square crop, no shift when toggled. The
+    photograph itself stays the original file, sharp at any displayed size.
+    """
+    width, height = pre.work_size
+    left, top, right, bottom = pre.disc_box
+    side = max(right - left, bottom - top)
+    x0 = round((left + right) / 2.0 - side / 2.0)
+    y0 = round((top + bottom) / 2.0 - side / 2.0)
+    size = pre.cropped.shape[0]
+    cam_img = Image.fromarray((np.clip(cam, 0.0, 1.0) * 255).astype(np.uint8))
+    level = np.asarray(cam_img.resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
+    weight = alpha * level**0.5 * fundus_mask(pre.cropped)
+    rgba = np.concatenate([colormap(level), (weight * 255).astype(np.uint8)[..., None]], axis=-1)
+    square = Image.fromarray(rgba, "RGBA").resize((side, side), Image.Resampling.BILINEAR)
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    layer.paste(square, (x0, y0))  # the parts of the square outside the photograph fall away
+    buf = io.BytesIO()
+    layer.save(buf, "PNG", compress_level=1)  # fast zlib level, as overlay_png
     return buf.getvalue()

@@ -46,8 +46,9 @@ class GradeResult:
 
     ``grade``: ICDR grade 0-4 from the expected grade and the card's cut points.
     ``referable_probability``: P(grade >= 2); ``referable``: it is >= the card's threshold.
-    ``confidence``: probability of the returned grade. ``heatmap_png``: Grad-CAM overlay of the
-    referable probability on the cropped fundus (square, ``input_size`` px) when ``explain``.
+    ``confidence``: probability of the returned grade. ``heatmap_png``: Grad-CAM layer of the
+    referable probability (RGBA, the photograph's aspect ratio, see ml.explain.heat_layer_png) when
+    ``explain``.
     """
 
     gradable: bool
@@ -175,8 +176,8 @@ class Grader:
         return apply_card_calibration(probs, self.card)
 
     def heatmaps(self, pres: list[Preprocessed]) -> list[bytes]:
-        """Grad-CAM overlay PNGs for preprocessed images."""
-        from ml.explain import build_cam_model, grad_cam, make_cam_fn, overlay_png
+        """Grad-CAM heat layer PNGs (RGBA, registered on the photograph) for preprocessed images."""
+        from ml.explain import build_cam_model, grad_cam, heat_layer_png, make_cam_fn
 
         if not pres:
             return []
@@ -184,7 +185,7 @@ class Grader:
             if self._cam_model is None:
                 self._cam_model = make_cam_fn(build_cam_model(self.model))
             cams = grad_cam(self._cam_model, np.stack([p.normalized for p in pres]))
-        return [overlay_png(p.cropped, c) for p, c in zip(pres, cams, strict=True)]
+        return [heat_layer_png(p, c) for p, c in zip(pres, cams, strict=True)]
 
     def _result(self, probs: np.ndarray) -> GradeResult:
         p = np.asarray(probs, dtype=np.float64)

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from PIL import Image as PILImage
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -171,20 +172,58 @@ def _eye_story(eye: EyeFinding, s: _Styles) -> list[Flowable]:
         rows.append(["Why ungradable", eye.ungradable_reason])
     if eye.comment:
         rows.append(["Comment", eye.comment])
-    rows.append(["AI grade (decision support)", grade_text(eye.ai_grade)])
+    rows.append(["AI (decision support)", _ai_eye_text(eye)])
     story: list[Flowable] = [Paragraph(eye.label, s.h2), _table(rows, [50 * mm, 120 * mm])]
     images = [["Photograph", "Heatmap", "Field, quality and AI result"]]
     for image in eye.images:
         images.append(
             [
                 _picture(image.thumbnail),
-                _picture(image.heatmap),
+                _heatmap_picture(image),
                 Paragraph(_image_facts(image), s.small),
             ]
         )
     if len(images) > 1:
         story += [Spacer(1, 2 * mm), _table(images, [36 * mm, 36 * mm, 98 * mm])]
     return story
+
+
+def _threshold_text(threshold: float | None) -> str:
+    return "" if threshold is None else f", threshold {100 * threshold:.0f}%"
+
+
+def _ai_eye_text(eye: EyeFinding) -> str:
+    """The AI's screening decision and most likely grade of the eye, never a grade it does not
+    rank first (screening.rules.ai_eye_result)."""
+    ai = eye.ai
+    if ai.referable is None or ai.referable_probability is None:
+        return "No gradable photograph"
+    text = (
+        f"Refer: {'yes' if ai.referable else 'no'} · P(referable) "
+        f"{100 * ai.referable_probability:.0f}%{_threshold_text(ai.threshold)} · most likely grade "
+        f"{grade_text(ai.likely_grade.code)} ({100 * (ai.likely_probability or 0):.0f}%)"
+    )
+    if ai.disagrees and ai.referable:
+        text += " (flagged as possibly referable)"
+    return text
+
+
+def _heatmap_picture(image: ImageResult, size: float = 32 * mm) -> Flowable | str:
+    """The heatmap laid over its photograph (a registered layer), or an older stand-alone one."""
+    if not image.heatmap or not image.heatmap_registered or not image.thumbnail:
+        return _picture(image.heatmap, size)
+    try:
+        with image.thumbnail.open("rb") as handle:
+            photo = PILImage.open(io.BytesIO(handle.read())).convert("RGBA")
+        with image.heatmap.open("rb") as handle:
+            layer = PILImage.open(io.BytesIO(handle.read())).convert("RGBA")
+    except OSError:
+        return "—"
+    combined = PILImage.alpha_composite(photo, layer.resize(photo.size)).convert("RGB")
+    data = io.BytesIO()
+    combined.save(data, "PNG")
+    data.seek(0)
+    return Image(data, width=size, height=size, kind="proportional")
 
 
 def _image_facts(image: ImageResult) -> str:
@@ -195,9 +234,17 @@ def _image_facts(image: ImageResult) -> str:
         facts.append(f"Quality: ungradable ({escape(image.quality_detail)})")
     else:
         probs = ", ".join(f"{g}: {100 * p:.0f}%" for g, p in image.probabilities)
+        ai = image.ai
+        decision = (
+            f"AI refer: {'yes' if ai.referable else 'no'} (P(referable) "
+            f"{100 * ai.referable_probability:.0f}%{_threshold_text(ai.threshold)}); most likely "
+            f"grade {ai.likely_grade.code} ({100 * ai.likely_probability:.0f}%)"
+            if ai
+            else "AI: no result"
+        )
         facts += [
             "Quality: gradable",
-            f"AI grade {image.predicted_grade}; probabilities {probs}",
+            f"{decision}; probabilities {probs}",
             f"Model {escape(image.model_version)}",
         ]
     return "<br/>".join(facts)

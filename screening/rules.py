@@ -15,8 +15,10 @@ Every page, letter, API answer and export asks this module (docs/CLINICAL.md):
   a new installation starts with); macular oedema raises a non-referring result to 'DME'.
 - Second reader: when a doctor's grade of an eye disagrees with the AI's enough (a
   `SecondReaderPolicy`), a blind second doctor reads; two doctors disagreeing goes to arbitration.
-- Urgency: an AI result of proliferative DR, or a referable one the model is very sure of, is
-  read first.
+- Suggested outcome and urgency: one `SuggestedOutcome` per visit, its urgency from the outcome's
+  referral interval (`outcome_urgency`); the worklist, the pages, the report and the API show it.
+- The AI's result of a photograph: the screening decision (P(referable) against the model card's
+  threshold) apart from the grade estimate (the grade the model ranks first); `ai_image_result`.
 """
 
 from collections.abc import Iterable, Mapping
@@ -234,21 +236,179 @@ DEFAULT_OUTCOMES: Final = (
 )
 
 
-# --- urgency ----------------------------------------------------------------------------------
+# --- the suggested outcome and its urgency ----------------------------------------------------
 
 
-def is_urgent(
+class Urgency(StrEnum):
+    """How soon a visit's outcome asks for action; the worklist reads visits in this order."""
+
+    URGENT = "urgent"  # refer within URGENT_WITHIN_WEEKS
+    SOON = "soon"  # refer within SOON_WITHIN_WEEKS
+    REIMAGE = "reimage"  # a referral without an interval: re-image or slit-lamp examination
+    ROUTINE = "routine"  # refer, routine
+    RECALL = "recall"  # no referral: rescreen
+
+    @property
+    def rank(self) -> int:
+        """0 for the most pressing (the worklist's sort key)."""
+        return list(Urgency).index(self)
+
+    @property
+    def label(self) -> str:
+        return _URGENCY_LABELS[self]
+
+
+_URGENCY_LABELS: Final = {
+    Urgency.URGENT: "Urgent referral",
+    Urgency.SOON: "Soon referral",
+    Urgency.REIMAGE: "Re-image",
+    Urgency.ROUTINE: "Routine referral",
+    Urgency.RECALL: "Rescreen",
+}
+URGENT_WITHIN_WEEKS: Final = 2
+SOON_WITHIN_WEEKS: Final = 4
+
+
+class OutcomeLike(Protocol):
+    """A row of the programme's outcome table (screening.models.OutcomeRule is one)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def referral(self) -> bool: ...
+
+    @property
+    def refer_within_weeks(self) -> int | None: ...
+
+
+def outcome_urgency(*, referral: bool, refer_within_weeks: int | None) -> Urgency:
+    """The urgency of an outcome of the table: how soon its referral is due."""
+    if not referral:
+        return Urgency.RECALL
+    if refer_within_weeks is None:
+        return Urgency.REIMAGE
+    if refer_within_weeks <= URGENT_WITHIN_WEEKS:
+        return Urgency.URGENT
+    if refer_within_weeks <= SOON_WITHIN_WEEKS:
+        return Urgency.SOON
+    return Urgency.ROUTINE
+
+
+@dataclass(frozen=True)
+class SuggestedOutcome:
+    """The one suggested outcome of a visit, as every page, the report and the API show it."""
+
+    key: str
+    label: str
+    referral: bool
+    urgency: Urgency
+
+    @property
+    def urgent(self) -> bool:
+        return self.urgency == Urgency.URGENT
+
+
+def suggested_outcome(outcome: OutcomeLike | None) -> SuggestedOutcome | None:
+    """The visit's suggested outcome from its outcome row (the AI's, or a doctor's); None before
+    there is one. Urgency follows the row's referral interval, nothing else, so a visit is never
+    "urgent" on one page and "refer routine" on another."""
+    if outcome is None:
+        return None
+    urgency = outcome_urgency(
+        referral=outcome.referral, refer_within_weeks=outcome.refer_within_weeks
+    )
+    return SuggestedOutcome(outcome.key, outcome.label, outcome.referral, urgency)
+
+
+# --- what the AI says about a photograph and an eye ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class AiImageResult:
+    """The two things the AI gives for one gradable photograph, kept apart.
+
+    The screening decision: `referable` when P(referable) = P(grade >= 2) is at or above the
+    model card's operating threshold (set low, for sensitivity). The grade estimate: the grade the
+    model ranks first (`likely_grade`) with its probability, and all five probabilities. The two
+    can disagree: a photograph can be flagged referable while no DR is the most probable grade.
+    """
+
+    referable: bool
+    referable_probability: float
+    threshold: float | None
+    likely_grade: Grade
+    likely_probability: float
+    probabilities: tuple[float, ...]
+
+    @property
+    def disagrees(self) -> bool:
+        """The referral flag and the most probable grade point different ways."""
+        return self.referable != self.likely_grade.referable
+
+    @property
+    def probability_rows(self) -> list[tuple[Grade, float]]:
+        return [(grade_of_level(level), p) for level, p in enumerate(self.probabilities)]
+
+
+def ai_image_result(
     *,
-    overall: EyeGrade | None,
+    probabilities: list[float] | None,
+    referable_probability: float | None,
     referable: bool | None,
-    max_referable_probability: float | None,
-    threshold: float,
-) -> bool:
-    """Read first: proliferative DR, or a referable result with a referable probability of at
-    least `threshold` on one of its images (settings.REVIEW_URGENT_REFERABLE_PROBABILITY)."""
-    if overall == Grade.PROLIFERATIVE:
-        return True
-    return bool(referable) and (max_referable_probability or 0.0) >= threshold
+    threshold: float | None,
+) -> AiImageResult | None:
+    """The AI result of a photograph from the grader's stored numbers; None when it has none
+    (ungradable, failed or not graded). `referable` is the grader's own decision."""
+    if not probabilities or referable_probability is None or referable is None:
+        return None
+    level = max(range(len(probabilities)), key=lambda i: probabilities[i])
+    return AiImageResult(
+        referable=referable,
+        referable_probability=referable_probability,
+        threshold=threshold,
+        likely_grade=grade_of_level(level),
+        likely_probability=probabilities[level],
+        probabilities=tuple(probabilities),
+    )
+
+
+@dataclass(frozen=True)
+class AiEyeResult:
+    """The AI result of an eye: referable when a photograph of it is (with the highest
+    P(referable) of its photographs), and the worst grade its photographs rank first (the eye
+    takes its worst photograph, as `eye_grade`); U when none of its photographs was gradable."""
+
+    referable: bool | None
+    referable_probability: float | None
+    threshold: float | None
+    likely_grade: EyeGrade
+    likely_probability: float | None
+
+    @property
+    def disagrees(self) -> bool:
+        if self.referable is None or not isinstance(self.likely_grade, Grade):
+            return False
+        return self.referable != self.likely_grade.referable
+
+
+def ai_eye_result(images: Iterable[AiImageResult]) -> AiEyeResult:
+    """Roll up the AI results of an eye's gradable photographs (see `AiEyeResult`)."""
+    results = list(images)
+    if not results:
+        return AiEyeResult(None, None, None, UNGRADABLE, None)
+    sharpest = max(results, key=lambda r: r.referable_probability)
+    worst_likely = max(results, key=lambda r: (r.likely_grade.level, r.likely_probability))
+    return AiEyeResult(
+        referable=any(r.referable for r in results),
+        referable_probability=sharpest.referable_probability,
+        threshold=sharpest.threshold,
+        likely_grade=worst_likely.likely_grade,
+        likely_probability=worst_likely.likely_probability,
+    )
 
 
 # --- "agree with the AI" -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Max,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
@@ -43,10 +43,12 @@ from screening.models import (
 )
 from screening.rules import (
     EYES,
+    SOON_WITHIN_WEEKS,
     UNGRADABLE,
+    URGENT_WITHIN_WEEKS,
     EyeGrade,
-    Grade,
     SecondReaderPolicy,
+    Urgency,
     disagreeing_eyes,
     disagreeing_eyes_with_ai,
 )
@@ -282,13 +284,13 @@ class WorklistAnnotations(TypedDict):
     """What `review_worklist` adds to each visit."""
 
     image_count: int
-    max_referable_p: float | None
+    urgency_rank: int
     waiting_since: datetime
     urgent: bool
 
 
 WORKLIST_SORTS = {
-    "urgency": ["-urgent", "waiting_since", "pk"],
+    "urgency": ["urgency_rank", "waiting_since", "pk"],
     "oldest": ["waiting_since", "pk"],
     "newest": ["-waiting_since", "-pk"],
 }
@@ -305,24 +307,21 @@ def review_worklist(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> "QuerySet[WithAnnotations[Visit, WorklistAnnotations]]":
-    """Visits awaiting a doctor at the user's sites: urgent AI results first, then (optionally) the
-    AI-referable ones, then the longest waiting. Each carries `urgent`, `waiting_since`,
+    """Visits awaiting a doctor at the user's sites, by the urgency of the AI's suggested outcome
+    (screening.rules.suggested_outcome; optionally the AI-referable ones next), then the
+    longest waiting. Each carries `urgency_rank`, `urgent`, `waiting_since`,
     `image_count` and its prefetched reviews (for `review_progress`)."""
-    succeeded = Q(images__grading_jobs__status=GradingJob.Status.SUCCEEDED)
-    threshold = settings.REVIEW_URGENT_REFERABLE_PROBABILITY
-    # screening.rules.is_urgent, as SQL so that the worklist can be ordered by it.
     visits = (
         visits_for_user(user)
         .filter(status__in=[Visit.Status.AWAITING_REVIEW, Visit.Status.IN_REVIEW])
         .annotate(
             image_count=Count("images", distinct=True),
-            max_referable_p=Max("images__grading_jobs__referable_probability", filter=succeeded),
             waiting_since=Coalesce("ai_rolled_up_at", "created_at"),
+            urgency_rank=_urgency_rank_sql(),
         )
         .annotate(
             urgent=Case(
-                When(Q(ai_overall_grade=Grade.PROLIFERATIVE.code), then=Value(True)),
-                When(Q(ai_referable=True, max_referable_p__gte=threshold), then=Value(True)),
+                When(urgency_rank=Urgency.URGENT.rank, then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             )
@@ -369,6 +368,23 @@ def signed_by_user(*, user: User, search: str = "") -> QuerySet[Visit]:
     if search:
         visits = visits.filter(_patient_matches(search))
     return visits.order_by("-sign_off__signed_at", "-pk")
+
+
+def _urgency_rank_sql() -> Case:
+    """screening.rules.outcome_urgency of the visit's AI outcome, as SQL so that the worklist can
+    be ordered by it (tests/screening/test_suggested_outcome.py holds the two together); a visit
+    without an outcome goes last."""
+    refer = Q(ai_outcome__referral=True)
+    weeks = "ai_outcome__refer_within_weeks"
+    return Case(
+        When(refer & Q(**{f"{weeks}__lte": URGENT_WITHIN_WEEKS}), then=Value(Urgency.URGENT.rank)),
+        When(refer & Q(**{f"{weeks}__lte": SOON_WITHIN_WEEKS}), then=Value(Urgency.SOON.rank)),
+        When(refer & Q(**{f"{weeks}__isnull": True}), then=Value(Urgency.REIMAGE.rank)),
+        When(refer, then=Value(Urgency.ROUTINE.rank)),
+        When(ai_outcome__referral=False, then=Value(Urgency.RECALL.rank)),
+        default=Value(len(Urgency)),
+        output_field=IntegerField(),
+    )
 
 
 def review_worklist_counts(user: User) -> dict[str, int]:

@@ -18,12 +18,20 @@ from django.db.models.fields.files import FieldFile
 
 from patients.models import Patient
 from screening.models import Dme, Eye, OutcomeRule, Review, Visit
-from screening.rules import grade_code, grade_label
+from screening.rules import (
+    AiEyeResult,
+    AiImageResult,
+    ai_eye_result,
+    ai_image_result,
+    grade_code,
+    grade_label,
+)
 from screening.selectors import ImageRow, addenda_for_visit, signed_ai_rows
+from screening.services.grading import referable_threshold_of
 from screening.services.review import patient_details
 
 AI_STATEMENT = (
-    "The AI grade is decision support only, produced by an automated grader for a qualified "
+    "The AI result is decision support only, produced by an automated grader for a qualified "
     "doctor. The grades, DME and outcome in this report are the doctors' decisions."
 )
 
@@ -128,6 +136,22 @@ class ImageResult:
     probabilities: tuple[tuple[int, float], ...]
     model_version: str
     heatmap: FieldFile | None
+    heatmap_registered: bool = False  # a layer on the photograph's frame (else a square blend)
+    referable: bool | None = None  # the AI's screening decision ...
+    referable_probability: float | None = None  # ... P(grade >= 2) ...
+    referable_threshold: float | None = None  # ... against the model card's threshold
+
+    @property
+    def ai(self) -> AiImageResult | None:
+        """The screening decision apart from the grade the model ranks first (screening.rules)."""
+        if self.ai_result != "gradable":
+            return None
+        return ai_image_result(
+            probabilities=[p for _, p in self.probabilities],
+            referable_probability=self.referable_probability,
+            referable=self.referable,
+            threshold=self.referable_threshold,
+        )
 
     @classmethod
     def of(cls, row: ImageRow) -> "ImageResult":
@@ -150,6 +174,10 @@ class ImageResult:
             probabilities=tuple(job.probability_rows) if job else (),
             model_version=job.model_version if job else "",
             heatmap=(job.heatmap or None) if job else None,
+            heatmap_registered=job.heatmap_registered if job else False,
+            referable=job.referable if job else None,
+            referable_probability=job.referable_probability if job else None,
+            referable_threshold=referable_threshold_of(job) if job else None,
         )
 
 
@@ -179,6 +207,11 @@ class EyeFinding:
     @property
     def ai_grade_name(self) -> str:
         return grade_name(self.ai_grade)
+
+    @property
+    def ai(self) -> AiEyeResult:
+        """The AI's screening decision and most likely grade of the eye (screening.rules)."""
+        return ai_eye_result(result for image in self.images if (result := image.ai) is not None)
 
 
 @dataclass(frozen=True)

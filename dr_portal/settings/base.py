@@ -234,7 +234,6 @@ REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE = env.bool(
     "REVIEW_SECOND_READER_ON_GRADABILITY_CHANGE", default=True
 )
 # Worklist: an AI result is urgent at grade 4, or when referable with at least this probability.
-REVIEW_URGENT_REFERABLE_PROBABILITY = env.float("REVIEW_URGENT_REFERABLE_PROBABILITY", default=0.9)
 # After this long, another doctor of the site may withdraw a colleague's draft reading and redo it.
 REVIEW_DRAFT_STALE_HOURS = env.int("REVIEW_DRAFT_STALE_HOURS", default=24)
 

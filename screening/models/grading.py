@@ -55,6 +55,20 @@ class GradingJob(models.Model):
     referable_probability = models.FloatField(null=True, blank=True)
     referable = models.BooleanField("AI: referable DR (grade 2 or worse)?", null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    referable_threshold = models.FloatField(
+        "AI: referable threshold used",
+        null=True,
+        blank=True,
+        help_text="The model card's operating point: P(referable) at or above it is referable. "
+        "Empty for gradings stored before it was recorded.",
+    )
+    calibration = models.CharField(
+        "AI: calibration of the probabilities",
+        max_length=80,
+        blank=True,
+        help_text="How the grader calibrated its probabilities (e.g. 'temperature 1.31'); empty "
+        "when they are the model's raw softmax.",
+    )
     gradable = models.BooleanField("is the image gradable?", null=True, blank=True)
     quality_reason = models.CharField(max_length=40, blank=True)
     quality_detail = models.CharField(max_length=255, blank=True)
@@ -79,6 +93,13 @@ class GradingJob(models.Model):
     @property
     def probability_rows(self) -> list[tuple[int, float]]:
         return list(enumerate(self.probabilities or []))
+
+    @property
+    def heatmap_registered(self) -> bool:
+        """Whether the heatmap is a layer at the photograph's frame (ml.explain.heat_layer_png).
+        Gradings stored with their referable threshold (migration 0009 on) have one; older ones
+        are blends on the square crop around the fundus and are shown on their own."""
+        return bool(self.heatmap) and self.referable_threshold is not None
 
     def new_claim(self) -> uuid.UUID:
         self.claim = uuid.uuid4()

@@ -55,6 +55,17 @@ def current_model_version() -> str:
     return str(model_card().get("model_version", "unversioned"))
 
 
+def referable_threshold_of(job: GradingJob) -> float | None:
+    """The referable threshold the job was graded at; for a grading stored before it was recorded
+    (migration 0009), the card's when the job is by the shipped model; else None (unknown)."""
+    if job.referable_threshold is not None:
+        return job.referable_threshold
+    card = model_card()
+    if card.get("model_version") == job.model_version and "referable_threshold" in card:
+        return float(card["referable_threshold"])
+    return None
+
+
 # --- queueing ---------------------------------------------------------------------------------
 
 
@@ -255,6 +266,7 @@ def _store_result(job: GradingJob, token: uuid.UUID, result: Any, grader: Any) -
         status=Status.SUCCEEDED,
         weights_sha256=grader.weights_sha256,
         **_model_output(result),
+        **_operating_point(grader),
         gradable=bool(result.gradable),
         quality_reason=result.quality_reason or "",
         quality_detail=(result.quality_detail or "")[:255],
@@ -276,6 +288,18 @@ def _model_output(result: Any) -> dict[str, Any]:
         "referable_probability": float(result.referable_probability),
         "referable": bool(result.referable),
         "confidence": float(result.confidence),
+    }
+
+
+def _operating_point(grader: Any) -> dict[str, Any]:
+    """What the numbers mean: the referable threshold and the calibration the grader applied."""
+    calibration = grader.card.get("calibration") or {}
+    described = str(calibration.get("method") or "")
+    if described == "temperature":
+        described = f"temperature scaling, T = {float(calibration['temperature']):.2f}"
+    return {
+        "referable_threshold": float(grader.referable_threshold),
+        "calibration": described[:80],
     }
 
 

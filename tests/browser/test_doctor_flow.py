@@ -46,14 +46,12 @@ def test_doctor_reviews_signs_and_downloads_the_pdf(page):
     page.locator(".review-image").first.get_by_role("button", name="Fit").click()
     assert "zoomed" not in frame.get_attribute("class")
 
-    # The heatmap toggle swaps the photograph for the AI's heatmap, served by the authorising view.
-    photo = page.locator("img.review-photo").first
-    page.get_by_role("button", name="Show heatmap").first.click()
-    assert "/heatmap/" in photo.get_attribute("src")
+    # The AI heatmap, served by the authorising view (an older grading's: shown on its own).
+    page.locator("details.ai-heatmap summary").first.click()
+    heatmap = page.locator("details.ai-heatmap img").first
+    assert "/heatmap/" in heatmap.get_attribute("src")
     loaded = "img => img.complete && img.naturalWidth > 0"
-    page.wait_for_function(loaded, arg=photo.element_handle())
-    page.get_by_role("button", name="Show photograph").first.click()
-    assert "/file/" in photo.get_attribute("src")
+    page.wait_for_function(loaded, arg=heatmap.element_handle())
 
     # DME has no default: agreeing with the AI's grade still needs the doctor's DME answer.
     page.get_by_role("button", name="Agree with AI: 2").click()

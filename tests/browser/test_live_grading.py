@@ -1,5 +1,5 @@
 """In a real browser, with a real Celery worker: the visit page shows grading progress and the
-result without a manual reload, and the heatmap toggle swaps the picture."""
+result without a manual reload, and the heatmap lies on the photograph."""
 
 from pathlib import Path
 
@@ -39,13 +39,14 @@ def test_visit_page_updates_itself_when_grading_finishes(page, start_worker, tmp
     page.locator(".image-card[data-job-status=succeeded]").wait_for(timeout=120_000)
     assert page.locator("#visit-images").get_attribute("data-polling") == "false"
     card = page.locator(".image-card").first
-    assert "AI grade" in card.inner_text() or "Ungradable" in card.inner_text()
-    toggle = card.get_by_role("button", name="Show heatmap")
-    if toggle.count():
-        image = card.locator("img.fundus")
-        before = image.get_attribute("src")
-        toggle.click()
-        assert image.get_attribute("src") != before and "/heatmap/" in image.get_attribute("src")
-        assert image.evaluate(
-            "img => img.complete && img.naturalWidth > 0"
-        ) or page.wait_for_function("img => img.naturalWidth > 0", arg=image.element_handle())
+    assert "Refer:" in card.inner_text() or "Ungradable" in card.inner_text()
+    heatmap = card.locator("details.ai-heatmap")
+    if heatmap.count():  # the heat layer lies on the photograph, in the same box
+        heatmap.locator("summary").click()
+        layer = heatmap.locator("[data-heat-layer]")
+        photo = heatmap.locator(".heat-stack img").first
+        loaded = "img => img.complete && img.naturalWidth > 0"
+        page.wait_for_function(loaded, arg=layer.element_handle())
+        page.wait_for_function(loaded, arg=photo.element_handle())
+        assert "/heatmap/" in layer.get_attribute("src")
+        assert layer.bounding_box() == photo.bounding_box()

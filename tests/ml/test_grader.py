@@ -31,7 +31,7 @@ def test_tiny_grader_batch(tiny_grader, sample_bytes):
         assert r.referable_probability == pytest.approx(sum(r.probabilities[2:]))
         assert r.referable == (r.referable_probability >= tiny_grader.referable_threshold)
         heat = Image.open(io.BytesIO(r.heatmap_png))
-        assert heat.format == "PNG" and heat.width == heat.height == tiny_grader.input_size
+        assert heat.format == "PNG" and heat.mode == "RGBA"  # a layer over the photograph
         assert r.model_version == tiny_grader.model_version == "tiny-test-0"
         assert r.weights_sha256 == tiny_grader.weights_sha256
     assert not np.allclose(ok.probabilities, ok2.probabilities)  # a real model, not a constant
@@ -76,7 +76,9 @@ def test_shipped_model_grades_a_real_fundus(shipped_grader, samples_dir, sample_
     assert abs(sum(r4.probabilities) - 1) < 1e-5
     assert r4.referable_probability > r0.referable_probability
     assert r4.referable and not r0.referable
-    assert Image.open(io.BytesIO(r4.heatmap_png)).size == (256, 256)
+    assert Image.open(io.BytesIO(r4.heatmap_png)).size == work_size(
+        sample_bytes["natural_217_left_grade4"]
+    )
 
 
 def test_ensemble_card_averages_members(tmp_path, sample_bytes):
@@ -117,7 +119,9 @@ def test_ensemble_card_averages_members(tmp_path, sample_bytes):
     assert not np.allclose(a.predict_normalized(x), b.predict_normalized(x), atol=1e-3)
     r = grader.grade([sample_bytes["natural_217_left_grade4"]], explain=True)[0]
     assert r.gradable and r.model_version == "tiny-ensemble-0"
-    assert Image.open(io.BytesIO(r.heatmap_png)).size == (64, 64)
+    assert Image.open(io.BytesIO(r.heatmap_png)).size == work_size(
+        sample_bytes["natural_217_left_grade4"]
+    )
 
     bad = tmp_path / "bad"
     shutil.copytree(ens, bad)
@@ -219,3 +223,10 @@ def test_shipped_model_outputs_are_unchanged(shipped_grader, sample_bytes):
         probs, grade = SHIPPED_PROBABILITIES[name]
         assert np.allclose(r.probabilities, probs, atol=1e-5), (name, r.probabilities)
         assert r.grade == grade
+
+
+def work_size(data: bytes) -> tuple[int, int]:
+    """The size of the photograph the heat layer lies on (ml.preprocess's working image)."""
+    from ml.preprocess import preprocess_bytes
+
+    return preprocess_bytes(data).work_size

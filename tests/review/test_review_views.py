@@ -26,7 +26,8 @@ def test_worklist_urgent_first_then_oldest_with_counts(nurse, patient, doctor, o
     response = login(doctor).get(reverse("screening:worklist"))
     assert response.status_code == 200
     order = [row["visit"].pk for row in response.context["rows"]]
-    assert order == [urgent.pk, old.pk, new.pk]
+    # by the urgency of the suggested outcome: urgent, re-image (an ungradable eye), rescreen
+    assert order == [urgent.pk, new.pk, old.pk]
     assert response.context["counts"]["total"] == 3
     assert response.context["counts"]["ungradable"] == 1
     assert response.context["urgent_count"] == 1
@@ -185,14 +186,6 @@ def test_visit_date_filter_accepts_dates(nurse, patient, doctor):
     assert [r["visit"].pk for r in response.context["rows"]] == [visit.pk]
 
 
-def test_referable_with_high_confidence_is_urgent(nurse, patient, doctor, settings):
-    settings.REVIEW_URGENT_REFERABLE_PROBABILITY = 0.9
-    calm = make_graded_visit(nurse=nurse, patient=patient, right=2, left=0, confidence=0.6)
-    sure = make_graded_visit(nurse=nurse, patient=patient, right=2, left=0, confidence=0.95)
-    rows = login(doctor).get(reverse("screening:worklist")).context["rows"]
-    assert [(r["visit"].pk, r["visit"].urgent) for r in rows] == [(sure.pk, True), (calm.pk, False)]
-
-
 def test_review_and_report_pages_query_budget(signed_visit, doctor, django_assert_max_num_queries):
     client = login(doctor)
     with django_assert_max_num_queries(20):
@@ -209,11 +202,11 @@ def test_dashboard_counts_this_weeks_visits(graded_visit, doctor):
 
 
 def test_worklist_can_put_ai_referable_visits_first(nurse, patient, doctor):
-    plain = make_graded_visit(nurse=nurse, patient=patient, right=0, left=0)
+    plain = make_graded_visit(nurse=nurse, patient=patient, right=1, left=None)  # re-image
     referable = make_graded_visit(nurse=nurse, patient=patient, right=2, left=0, confidence=0.6)
     client = login(doctor)
     default = client.get(reverse("screening:worklist")).context["rows"]
-    assert [r["visit"].pk for r in default] == [plain.pk, referable.pk]
+    assert [r["visit"].pk for r in default] == [plain.pk, referable.pk]  # re-image before routine
     first = client.get(reverse("screening:worklist"), {"referable_first": "on"}).context["rows"]
     assert [r["visit"].pk for r in first] == [referable.pk, plain.pk]
 

@@ -48,8 +48,9 @@ def test_result_shows_grade_probabilities_and_heatmap_toggle(nurse_client, nurse
     succeed(image.grading_jobs.get())
     page = nurse_client.get(reverse("screening:visit_detail", kwargs={"pk": visit.pk}))
     html = page.content.decode()
-    assert "AI grade 2" in html and "Moderate NPDR" in html and "referable" in html
-    assert html.count("<progress") == 5 and 'value="0.500"' in html
+    assert "Refer: yes</strong> · P(referable) 70%, threshold 12%" in html  # the card's threshold
+    assert "Most likely grade: <strong>2 · Moderate NPDR</strong> (50%)" in html
+    assert html.count("<meter") == 5 and 'value="0.5000"' in html
     assert reverse("screening:image_heatmap", kwargs={"pk": image.pk}) in html
 
 

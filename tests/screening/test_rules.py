@@ -20,7 +20,6 @@ from screening.rules import (
     grade_label,
     grade_of_level,
     grades_disagree,
-    is_urgent,
     parse_grade,
     review_summary,
     visit_summary,
@@ -141,28 +140,6 @@ def test_every_outcome_a_rule_can_lead_to_has_a_default():
     by_key = {outcome.key: outcome for outcome in DEFAULT_OUTCOMES}
     assert [by_key[k].refer_within_weeks for k in "234"] == [13, 4, 2]
     assert not by_key["0"].referral and not by_key["1"].referral and by_key["U"].referral
-
-
-# --- urgency ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("overall", "referable", "p", "expected"),
-    [
-        (G4, True, 0.5, True),  # proliferative: always first
-        (G3, True, 0.95, True),
-        (G3, True, 0.9, True),
-        (G3, True, 0.89, False),
-        (G1, False, 0.99, False),  # not referable: not urgent, however sure
-        (U, None, 0.99, False),
-        (G2, True, None, False),
-    ],
-)
-def test_urgent(overall, referable, p, expected):
-    assert (
-        is_urgent(overall=overall, referable=referable, max_referable_probability=p, threshold=0.9)
-        is expected
-    )
 
 
 # --- agree with the AI ----------------------------------------------------------------------------
