@@ -46,9 +46,13 @@ from screening.rules import (
     SOON_WITHIN_WEEKS,
     UNGRADABLE,
     URGENT_WITHIN_WEEKS,
+    AiEyeResult,
+    AiImageResult,
     EyeGrade,
     SecondReaderPolicy,
     Urgency,
+    ai_eye_result,
+    ai_image_result,
     disagreeing_eyes,
     disagreeing_eyes_with_ai,
 )
@@ -526,10 +530,12 @@ class ShownGrade:
     grade: EyeGrade | None
     signed: bool
     amended: bool = False  # signed, and the report has addenda since
+    referable: bool | None = None  # the AI's screening decision (unsigned visits)
 
     @property
     def source(self) -> str:
-        return "Signed grade" if self.signed else "AI grade"
+        # the AI's grade shown is the one its model ranks first (screening.rules.ai_eye_result)
+        return "Signed grade" if self.signed else "AI, most likely grade"
 
 
 @dataclass(frozen=True)
@@ -569,12 +575,34 @@ def shown_grades(visit: Visit) -> dict[str, ShownGrade]:
     """Each eye's signed grade when the visit is signed, else the AI's grade (None before it)."""
     signed = signed_result(visit)
     if signed is None:
-        return {eye: ShownGrade(visit.ai_grade(eye), signed=False) for eye in EYES}
+        if visit.ai_rolled_up_at is None:
+            return {eye: ShownGrade(None, signed=False) for eye in EYES}
+        ai = _ai_eyes(visit)
+        return {
+            eye: ShownGrade(ai[eye].likely_grade, signed=False, referable=ai[eye].referable)
+            for eye in EYES
+        }
     readings = dict(zip(EYES, (reading for _, reading in signed.eyes), strict=True))
     return {
         eye: ShownGrade(reading.eye_grade if reading else None, signed=True, amended=signed.amended)
         for eye, reading in readings.items()
     }
+
+
+def _ai_eyes(visit: Visit) -> dict[str, AiEyeResult]:
+    """Each eye's AI result from its photographs' latest gradings (screening.rules)."""
+    results: dict[str, list[AiImageResult]] = {eye: [] for eye in EYES}
+    for image, job in latest_gradings(visit).items():
+        if job is not None and job.status == GradingJob.Status.SUCCEEDED and job.gradable:
+            result = ai_image_result(
+                probabilities=job.probabilities,
+                referable_probability=job.referable_probability,
+                referable=job.referable,
+                threshold=job.referable_threshold,
+            )
+            if result is not None:
+                results[image.eye].append(result)
+    return {eye: ai_eye_result(found) for eye, found in results.items()}
 
 
 def viewer_content(*, user: User, visit: Visit) -> ViewerContent:

@@ -136,7 +136,7 @@ def test_the_visit_page_shows_the_previous_photograph(nurse, patient):
     page = login(nurse).get(reverse("screening:visit_detail", kwargs={"pk": current.pk}))
 
     assert reverse("screening:image_file", kwargs={"pk": old_left.pk}) in page.content.decode()
-    assert "AI grade: <strong>3</strong> · Severe NPDR" in page.content.decode()
+    assert "AI, most likely grade: <strong>3</strong> · Severe NPDR" in page.content.decode()
 
 
 def test_a_user_of_another_site_gets_neither_the_pages_nor_the_previous_photograph(
