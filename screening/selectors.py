@@ -312,7 +312,7 @@ def review_worklist(
     date_to: date | None = None,
 ) -> "QuerySet[WithAnnotations[Visit, WorklistAnnotations]]":
     """Visits awaiting a doctor at the user's sites, by the urgency of the AI's suggested outcome
-    (screening.rules.suggested_outcome; optionally the AI-referable ones next), then the
+    (screening.rules.suggested_outcome; optionally the AI-referable ones before all), then the
     longest waiting. Each carries `urgency_rank`, `urgent`, `waiting_since`,
     `image_count` and its prefetched reviews (for `review_progress`)."""
     visits = (
@@ -345,7 +345,7 @@ def review_worklist(
         visits = visits.filter(visit_date__lte=date_to)
     order: list[Any] = list(WORKLIST_SORTS.get(sort, WORKLIST_SORTS["urgency"]))
     if referable_first:
-        order.insert(1 if sort == "urgency" else 0, F("ai_referable").desc(nulls_last=True))
+        order.insert(0, F("ai_referable").desc(nulls_last=True))
     return visits.order_by(*order)
 
 
