@@ -1,32 +1,7 @@
-// Review page: zoom a photograph to full resolution and toggle the AI heatmap.
+// Review page: the reading form's behaviour (the photographs are in the image viewer, viewer.js).
 // No inline scripts or styles (Content Security Policy): behaviour via data attributes and classes.
 (function () {
   "use strict";
-
-  document.addEventListener("click", function (event) {
-    var zoom = event.target.closest("[data-zoom-toggle]");
-    if (zoom) {
-      var frame = zoom.closest(".review-image").querySelector("[data-zoom-frame]");
-      var zoomed = frame.classList.toggle("zoomed");
-      zoom.setAttribute("aria-pressed", zoomed ? "true" : "false");
-      zoom.textContent = zoomed ? "Fit" : "Zoom";
-      return;
-    }
-    var heat = event.target.closest("[data-review-heatmap]");
-    if (heat) {
-      var img = heat.closest(".review-image").querySelector("img.review-photo");
-      var showing = heat.getAttribute("aria-pressed") === "true";
-      img.src = showing ? img.dataset.photoSrc : img.dataset.heatmapSrc;
-      heat.setAttribute("aria-pressed", showing ? "false" : "true");
-      heat.textContent = showing ? "Show heatmap" : "Show photograph";
-    }
-  });
-
-  // Clicking the photograph itself also toggles zoom.
-  document.addEventListener("dblclick", function (event) {
-    var frame = event.target.closest("[data-zoom-frame]");
-    if (frame) { frame.closest(".review-image").querySelector("[data-zoom-toggle]").click(); }
-  });
 
   // "Why can this eye not be graded?" only while the eye is marked ungradable.
   function showReasons() {
