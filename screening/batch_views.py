@@ -62,6 +62,9 @@ def batch_check(request: HttpRequest, pk: int) -> JsonResponse:
     refusal = _refusal(visit)
     if refusal:
         return refusal
+    repeated = _repeated_parts(request)
+    if repeated:
+        return repeated
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": "No file was sent."}, status=400)
@@ -95,6 +98,9 @@ def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
     refusal = _refusal(visit)
     if refusal:
         return refusal
+    repeated = _repeated_parts(request)
+    if repeated:
+        return repeated
     formset = BatchUploadFormSet(request.POST, request.FILES)
     if not formset.is_valid():
         files = [
@@ -145,6 +151,23 @@ def _nurse(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # role_required has already sent anonymous users to log in
     return user
+
+
+def _repeated_parts(request: HttpRequest) -> JsonResponse | None:
+    """A part sent twice (two files in one slot, an eye given twice) is refused, never half-read:
+    Django would keep only the last one and the other would be dropped without a word."""
+    names = [f.name or key for key in request.FILES for f in request.FILES.getlist(key)[:-1]] + [
+        key for key in request.POST if len(request.POST.getlist(key)) > 1
+    ]
+    if not names:
+        return None
+    return JsonResponse(
+        {
+            "error": "Each photograph and each of its tags may be sent once; this request repeats "
+            f"{', '.join(sorted(set(names)))}. Nothing was saved: choose the files again.",
+        },
+        status=400,
+    )
 
 
 def _refusal(visit: Visit) -> JsonResponse | None:

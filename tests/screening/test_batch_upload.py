@@ -231,3 +231,35 @@ def test_a_request_without_the_form_rows_saves_nothing(nurse_client, visit):
     assert response.status_code == 400
     assert "Choose at least one photograph." in response.json()["error"]
     assert not FundusImage.objects.exists()
+
+
+def test_two_files_in_one_slot_are_refused_not_half_saved(nurse_client, visit):
+    """Django keeps only the last of repeated parts; the batch refuses instead of dropping one."""
+    data = batch(("OS_macula.jpg", sample_bytes(A), "left", "macula", False))
+    data["form-0-file"] = [
+        SimpleUploadedFile("first.jpg", sample_bytes(A), content_type="image/jpeg"),
+        SimpleUploadedFile("second.jpg", sample_bytes(D), content_type="image/jpeg"),
+    ]
+    response = nurse_client.post(url("batch_submit", visit), data)
+    assert response.status_code == 400
+    assert (
+        "first.jpg" in response.json()["error"] and "Nothing was saved" in response.json()["error"]
+    )
+    assert not FundusImage.objects.filter(visit=visit).exists() and stored_files() == []
+
+
+def test_an_eye_given_twice_is_refused(nurse_client, visit):
+    data = batch(("OS_macula.jpg", sample_bytes(A), "left", "macula", False))
+    data["form-0-eye"] = ["left", "right"]
+    response = nurse_client.post(url("batch_submit", visit), data)
+    assert response.status_code == 400 and "form-0-eye" in response.json()["error"]
+    assert not FundusImage.objects.filter(visit=visit).exists()
+
+
+def test_check_refuses_two_file_parts(nurse_client, visit):
+    files = [
+        SimpleUploadedFile("notes.jpg", b"not a picture\n" * 50),
+        SimpleUploadedFile("photo.jpg", sample_bytes(A), content_type="image/jpeg"),
+    ]
+    response = nurse_client.post(url("batch_check", visit), {"file": files})
+    assert response.status_code == 400 and "notes.jpg" in response.json()["error"]
