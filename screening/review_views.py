@@ -184,6 +184,8 @@ def _refusal(visit: Visit, progress: ReviewProgress, request: AuthenticatedHttpR
     """The real reason a doctor cannot change the reading of this visit."""
     if progress.step == "signed":
         return "This report is signed: it can no longer be changed. Add an addendum instead."
+    if visit.status == "capturing":
+        return "This visit is not ready for review: it has no photographs yet."
     if visit.status not in ("awaiting_review", "in_review"):
         return "This visit is not ready for review: AI grading has not finished."
     if progress.step == "sign" and progress.final is not None:

@@ -534,8 +534,9 @@ class ShownGrade:
 
     @property
     def source(self) -> str:
-        # the AI's grade shown is the one its model ranks first (screening.rules.ai_eye_result)
-        return "Signed grade" if self.signed else "AI, most likely grade"
+        # A grade of the whole eye (all its photographs), not of the photograph it is shown under;
+        # the AI's is the one its model ranks first (screening.rules.ai_eye_result).
+        return "Signed grade of the eye" if self.signed else "AI for the eye, most likely grade"
 
 
 @dataclass(frozen=True)

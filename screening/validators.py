@@ -95,8 +95,14 @@ def validate_filename(name: str) -> str:
             "The file has no name. Save the photograph under a name and upload it again.",
             "bad_filename",
         )
-    if "/" in name or "\\" in name or "\x00" in name or name.strip(". ") == "":
-        shown = name.replace("\x00", "")[:MAX_SHOWN_NAME_LENGTH]
+    if "\x00" in name or any(ord(c) < 32 for c in name):
+        raise ValidationError(
+            "The file name contains a control character (such as NUL) that no camera or computer "
+            "writes. Rename the file with letters, digits, dashes or dots and upload it again.",
+            "bad_filename",
+        )
+    if "/" in name or "\\" in name or name.strip(". ") == "":
+        shown = name[:MAX_SHOWN_NAME_LENGTH]
         raise ValidationError(
             f"The file name “{shown}” includes a folder path (/, \\ or ..). Upload the file "
             "itself from its folder, or rename it without those characters, and try again.",

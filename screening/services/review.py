@@ -56,6 +56,8 @@ def review_start(*, actor: User, visit: Visit, audit: AuditContext | None = None
     _ensure_doctor_at_site(actor, visit)
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
     _ensure_not_signed(visit)
+    if visit.status == Visit.Status.CAPTURING:
+        raise ValidationError("This visit is not ready for review: it has no photographs yet.")
     if visit.status not in REVIEWABLE:
         raise ValidationError("This visit is not ready for review: AI grading has not finished.")
     progress = review_progress(visit)

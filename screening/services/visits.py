@@ -46,7 +46,8 @@ def visit_create(
 def ensure_visit_open(visit: Visit) -> None:
     if visit.is_locked:
         raise ValidationError(
-            "This visit's report is signed; it can no longer be changed. Add an addendum instead.",
+            "This visit's report is signed; it can no longer be changed (a doctor can add an "
+            "addendum to the report).",
             "locked",
         )
 

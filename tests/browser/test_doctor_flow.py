@@ -69,6 +69,14 @@ def test_doctor_reviews_signs_and_downloads_the_pdf(page):
     assert Visit.objects.get(pk=visit.pk).status == Visit.Status.SIGNED
     assert SignOff.objects.get(visit=visit).signed_by.username == "drwho"
 
+    # The report: every thumbnail (photograph and heatmap) is drawn, and a phone needs no sideways
+    # scrolling (the walk found heatmap layers drawn 0 px wide and the result box overflowing).
+    widths = page.locator(".thumbs img").evaluate_all("imgs => imgs.map(i => i.clientWidth)")
+    assert widths and min(widths) > 0
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     with page.expect_download() as download:
         page.get_by_role("button", name="Download PDF").click()
     pdf = PdfReader(io.BytesIO(download.value.path().read_bytes()))

@@ -106,9 +106,10 @@ def test_zoom_pan_filters_and_the_previous_visit_on_the_review_page(page, two_vi
     assert old_img.get_attribute("data-full-src") == old_full
     page.wait_for_function(LOADED, arg=old_img.element_handle())
     page.wait_for_function(LOADED, arg=now_img.element_handle())
-    assert "Signed grade: 1 · Mild NPDR" in right.locator(".viewer-pane.previous").inner_text()
+    previous_caption = right.locator(".viewer-pane.previous").inner_text()
+    assert "Signed grade of the eye: 1 · Mild NPDR" in previous_caption
     current = right.locator(".viewer-pane.current").inner_text()
-    assert "AI, most likely grade: 2 · Moderate NPDR (AI refer: yes)" in current
+    assert "AI for the eye, most likely grade: 2 · Moderate NPDR (AI refer: yes)" in current
     page.screenshot(path=str(SCREENSHOTS / "viewer-review-desktop.png"), full_page=True)
 
     # Zoom levels: both photographs of the pair scale together.
@@ -245,7 +246,7 @@ def test_the_visit_page_shows_the_viewer_at_desktop_width(page, two_visits):
     page.goto(reverse("screening:visit_detail", kwargs={"pk": current.pk}))
     viewer = page.locator("[data-viewer]")
     viewer.locator(".viewer-pane.previous").first.wait_for()
-    assert "Signed grade: 1 · Mild NPDR" in viewer.inner_text()
+    assert "Signed grade of the eye: 1 · Mild NPDR" in viewer.inner_text()
     page.get_by_role("button", name="4×", exact=True).click()
     assert transform(viewer.locator(".viewer-pane.current img").first)[0] == pytest.approx(4)
     page.get_by_role("button", name="Fit", exact=True).click()

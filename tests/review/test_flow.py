@@ -168,6 +168,15 @@ def test_a_primary_reader_editing_during_the_second_reading_is_told_why(graded_v
     ]
 
 
+def test_starting_a_visit_without_photographs_says_so(patient, nurse, doctor):
+    from tests.factories import VisitFactory
+
+    visit = VisitFactory(patient=patient, captured_by=nurse)
+    assert visit.status == Visit.Status.CAPTURING
+    start = login(doctor).post(url("review_start", visit), follow=True)
+    assert messages_of(start) == ["This visit is not ready for review: it has no photographs yet."]
+
+
 def test_an_edit_before_starting_says_start_a_reading(graded_visit, doctor):
     response = login(doctor).post(
         url("review", graded_visit), {"eye": "right", "right-gradable": "yes"}, follow=True

@@ -122,7 +122,7 @@ def test_the_review_page_shows_the_previous_photograph_and_its_grade(nurse, doct
     assert old_url in page
     assert "<strong>Previous visit</strong>" in page
     assert reverse("screening:visit_detail", kwargs={"pk": before.pk}) in page
-    assert "Signed grade: <strong>1</strong> · Mild NPDR" in page
+    assert "Signed grade of the eye: <strong>1</strong> · Mild NPDR" in page
     assert client.get(old_url).status_code == 200  # served by the authorising image view
     for image in FundusImage.objects.filter(visit=oldest):  # only the latest earlier visit
         assert reverse("screening:image_file", kwargs={"pk": image.pk}) not in page
@@ -136,7 +136,8 @@ def test_the_visit_page_shows_the_previous_photograph(nurse, patient):
     page = login(nurse).get(reverse("screening:visit_detail", kwargs={"pk": current.pk}))
 
     assert reverse("screening:image_file", kwargs={"pk": old_left.pk}) in page.content.decode()
-    assert "AI, most likely grade: <strong>3</strong> · Severe NPDR" in page.content.decode()
+    shown = "AI for the eye, most likely grade: <strong>3</strong> · Severe NPDR"
+    assert shown in page.content.decode()
 
 
 def test_a_user_of_another_site_gets_neither_the_pages_nor_the_previous_photograph(

@@ -207,3 +207,11 @@ def test_accepted_polyglot_is_served_as_an_image_that_browsers_will_not_sniff(nu
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert "attachment" not in response["Content-Disposition"]
     assert str(image.pk) in response["Content-Disposition"]  # never the uploaded name
+
+
+@pytest.mark.parametrize("name", ["x\x00.jpg", "od\x07.jpg"])
+def test_a_control_character_in_the_name_is_named_as_such_not_as_a_folder_path(name):
+    with pytest.raises(ValidationError) as refused:
+        validate_fundus_upload(SimpleUploadedFile(name, fundus_like_jpeg(256)))
+    assert "control character" in refused.value.messages[0]
+    assert "folder path" not in refused.value.messages[0]
