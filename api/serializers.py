@@ -58,6 +58,11 @@ class PatientWriteSerializer(serializers.ModelSerializer):
             site.queryset = sites_for(request.user).filter(is_active=True)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None and "site" in self.initial_data:
+            # Refused, not ignored: a caller asking to move a patient learns it did not happen.
+            raise serializers.ValidationError(
+                {"site": "A patient never moves between sites; register them at the other site."}
+            )
         if self.instance is None and "site" not in data:
             sites = list(cast(serializers.RelatedField, self.fields["site"]).get_queryset()[:2])
             if len(sites) != 1:
@@ -67,6 +72,13 @@ class PatientWriteSerializer(serializers.ModelSerializer):
 
 
 # --- images and grading ---------------------------------------------------------------------------
+
+
+class PatientChangeSerializer(PatientWriteSerializer):
+    """Changing a patient (the schema of PATCH): every field but `site`, which never changes."""
+
+    class Meta(PatientWriteSerializer.Meta):
+        fields = [*PATIENT_FIELDS]
 
 
 class GradingSerializer(serializers.ModelSerializer):

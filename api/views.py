@@ -153,7 +153,11 @@ class PatientViewSet(mixins.ListModelMixin, ApiViewSet):
         patient.visit_count = 0  # type: ignore[attr-defined]  # patient_search's annotation
         return Response(s.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Change a patient's details", responses={200: s.PatientSerializer})
+    @extend_schema(
+        summary="Change a patient's details (not the site: a patient never moves between sites)",
+        request=s.PatientChangeSerializer,
+        responses={200: s.PatientSerializer},
+    )
     def partial_update(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = self.get_object()
         serializer = self.get_serializer(patient, data=request.data, partial=True)

@@ -88,8 +88,11 @@ def test_nurse_changes_a_patient_and_the_change_is_audited(nurse, patient):
 
 
 def test_a_patient_never_moves_site(nurse, patient, other_site):
+    """Refused with the reason, not silently ignored (the caller must learn it did not happen)."""
     url = reverse("api:patient-detail", kwargs={"pk": patient.pk})
-    session_client(nurse).patch(url, {"site": other_site.pk}, format="json")
+    response = session_client(nurse).patch(url, {"site": other_site.pk}, format="json")
+    assert response.status_code == 400
+    assert "never moves between sites" in response.json()["error"]["fields"]["site"][0]
     patient.refresh_from_db()
     assert patient.site.code == "home"
 
