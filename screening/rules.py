@@ -387,6 +387,7 @@ class AiEyeResult:
     threshold: float | None
     likely_grade: EyeGrade
     likely_probability: float | None
+    photographs: int = 0  # gradable photographs rolled up (with 2+, the figures may come from two)
 
     @property
     def disagrees(self) -> bool:
@@ -408,6 +409,7 @@ def ai_eye_result(images: Iterable[AiImageResult]) -> AiEyeResult:
         threshold=sharpest.threshold,
         likely_grade=worst_likely.likely_grade,
         likely_probability=worst_likely.likely_probability,
+        photographs=len(results),
     )
 
 

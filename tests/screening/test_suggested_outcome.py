@@ -156,6 +156,7 @@ def test_an_eye_is_referable_when_a_photograph_is_and_takes_its_worst_likely_gra
     eye = ai_eye_result([flagged, mild])
     assert eye.referable and eye.referable_probability == 0.22
     assert eye.likely_grade == Grade.MILD and eye.likely_probability == 0.7 and eye.disagrees
+    assert eye.photographs == 2  # the page says the figures are the eye's highest and worst
     none = ai_eye_result([])
     assert none.referable is None and none.likely_grade == UNGRADABLE and not none.disagrees
 
@@ -349,3 +350,32 @@ def test_a_grading_stores_its_threshold_calibration_and_a_heatmap_on_the_photogr
     assert "threshold 30%" in html
     assert "calibrated probabilities (temperature scaling, T = 1.50)" in html
     assert "data-heat-layer" in html and "data-heat-opacity" in html and "data-heat-side" in html
+
+
+def test_the_eye_line_says_its_figures_come_from_several_photographs():
+    """With two photographs the eye's P(referable) and grade may come from different ones: the
+    line says so instead of reading like one photograph's result (found on a walk-through)."""
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    from screening.models import GradingJob
+
+    def row(probabilities, p_referable, referable):
+        job = GradingJob(
+            status=GradingJob.Status.SUCCEEDED,
+            gradable=True,
+            probabilities=probabilities,
+            referable_probability=p_referable,
+            referable=referable,
+            referable_threshold=0.12,
+        )
+        return SimpleNamespace(job=job)
+
+    disc = row([0.32, 0.1, 0.3, 0.2, 0.08], 0.52, True)
+    macula = row([0.83, 0.1, 0.04, 0.02, 0.01], 0.07, False)
+    two = render_to_string("screening/_ai_eye_result.html", {"rows": [disc, macula]})
+    assert "highest P(referable) of its 2 photographs 52%" in two
+    assert "worst most likely grade of its photographs" in two
+    one = render_to_string("screening/_ai_eye_result.html", {"rows": [macula]})
+    assert "P(referable) 7%" in one and "of its" not in one
