@@ -10,8 +10,8 @@ name: `10_left`, `Patient001_L`) and prints, per data set:
 
 Thresholds in screening/laterality.py were set on EyePACS patients with an even id ("tune"); the
 odd ids ("test") and srahim-1024 (another camera and population) were not looked at while
-setting them. Options: --data DIR (default /work/shared/data or $DR_DATA), --limit N per set,
---dump FILE.csv (one row per photograph).
+setting them. Options: --data DIR (default $DR_DATA_DIR, else ../shared/data beside the
+repository), --limit N per set, --dump FILE.csv (one row per photograph).
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ def dump(rows: list[Row], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("DR_DATA", "/work/shared/data"))
+        "--data",
+        type=Path,
+        default=Path(
+            os.environ.get("DR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+        ),
     )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--dump", type=Path, default=None)
