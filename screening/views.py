@@ -3,7 +3,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,7 +13,8 @@ from accounts.roles import READ_ROLES, Role
 from audit.services import AuditContext, audit_record
 from patients.selectors import get_patient_for_user
 from screening.forms import ImageUploadForm, VisitForm
-from screening.models import Visit
+from screening.laterality import check_laterality
+from screening.models import FundusImage, Visit
 from screening.selectors import (
     eyes_with_results,
     get_image_for_user,
@@ -119,8 +120,23 @@ def _attach_one(
     else:
         if created:
             messages.success(request, f"Uploaded “{upload.name}”.")
+            _warn_if_other_eye(request, _image, upload.name or "", eye)
         else:
             messages.info(request, f"“{upload.name}” was already on this visit; kept one copy.")
+
+
+def _warn_if_other_eye(request: HttpRequest, image: FundusImage, name: str, eye: str) -> None:
+    """The laterality check (screening/laterality.py) on a one-at-a-time upload: after saving it
+    can only warn; the batch page checks before anything is saved."""
+    with image.file.open("rb") as stored:
+        finding = check_laterality(stored.read())
+    if finding.contradicts(eye):
+        messages.warning(
+            request,
+            f"Check the eye of “{name}”: it was saved as the {eye} eye, but "
+            f"{finding.label[0].lower()}{finding.label[1:]} If the tag is wrong, tell the reading "
+            "doctor; “Upload all at once” checks the eye before saving.",
+        )
 
 
 @role_required(*READ_ROLES)

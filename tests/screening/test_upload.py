@@ -273,3 +273,22 @@ def test_a_file_streamed_to_a_temporary_file_keeps_its_name_as_sent(nurse_client
             reverse("screening:image_upload", kwargs={"pk": visit.pk}), body, content_type=MULTIPART
         )
     assert [i.original_filename for i in FundusImage.objects.all()] == ["OD disc.jpg"]
+
+
+@pytest.mark.parametrize(("declared", "warned"), [("right", True), ("left", False)])
+def test_one_at_a_time_upload_warns_when_the_photograph_looks_like_the_other_eye(
+    nurse_client, visit, declared, warned
+):
+    """The form saves first, so it can only warn (the batch page checks before saving)."""
+    from tests.screening.fundus_samples import CLEAR_LEFT_EYES, sample_bytes
+
+    upload = SimpleUploadedFile("od.jpg", sample_bytes(CLEAR_LEFT_EYES[1]), "image/jpeg")
+    response = nurse_client.post(
+        reverse("screening:image_upload", kwargs={"pk": visit.pk}),
+        {"eye": declared, "field": "macula", "files": [upload]},
+        follow=True,
+    )
+    page = html.unescape(response.content.decode())
+    assert FundusImage.objects.filter(visit=visit, eye=declared).count() == 1
+    assert ("Check the eye of “od.jpg”: it was saved as the right eye" in page) is warned
+    assert ("looks like a left eye" in page) is warned
