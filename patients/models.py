@@ -13,6 +13,16 @@ from accounts.models import Site
 EARLIEST_DIAGNOSIS_YEAR = 1900
 
 
+def full_name(given_name: str, family_name: str) -> str:
+    """Natural order, for addressing the patient (the letter): "Given Family"."""
+    return f"{given_name} {family_name}"
+
+
+def listing_name(given_name: str, family_name: str) -> str:
+    """How lists, headings and reports name a patient: "FAMILY, Given"."""
+    return f"{family_name.upper()}, {given_name}"
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -76,13 +86,11 @@ class Patient(models.Model):
 
     @property
     def full_name(self) -> str:
-        """Natural order, for addressing the patient (the letter): "Given Family"."""
-        return f"{self.given_name} {self.family_name}"
+        return full_name(self.given_name, self.family_name)
 
     @property
     def listing_name(self) -> str:
-        """How lists, headings and reports name the patient: "FAMILY, Given"."""
-        return f"{self.family_name.upper()}, {self.given_name}"
+        return listing_name(self.given_name, self.family_name)
 
     def age_on(self, day: datetime.date) -> int:
         dob = self.date_of_birth

@@ -59,12 +59,9 @@ def batch_upload_page(request: HttpRequest, pk: int) -> HttpResponse:
 def batch_check(request: HttpRequest, pk: int) -> JsonResponse:
     """Validate one file and say which eye it looks like; nothing is stored."""
     visit = get_visit_for_user(_nurse(request), pk)
-    refusal = _refusal(visit)
+    refusal = _refusal(visit) or _repeated_parts(request)
     if refusal:
         return refusal
-    repeated = _repeated_parts(request)
-    if repeated:
-        return repeated
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": "No file was sent."}, status=400)
@@ -95,12 +92,9 @@ def batch_check(request: HttpRequest, pk: int) -> JsonResponse:
 def batch_submit(request: HttpRequest, pk: int) -> JsonResponse:
     """Attach every file of the batch, or none; answer each file's fate as JSON."""
     visit = get_visit_for_user(_nurse(request), pk)
-    refusal = _refusal(visit)
+    refusal = _refusal(visit) or _repeated_parts(request)
     if refusal:
         return refusal
-    repeated = _repeated_parts(request)
-    if repeated:
-        return repeated
     formset = BatchUploadFormSet(request.POST, request.FILES)
     if not formset.is_valid():
         files = [

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models.fields.files import FieldFile
 
-from patients.models import Patient
+from patients.models import Patient, full_name, listing_name
 from screening.models import Dme, Eye, OutcomeRule, Review, Visit
 from screening.rules import (
     AiEyeResult,
@@ -63,13 +63,11 @@ class PatientSnapshot:
 
     @property
     def full_name(self) -> str:
-        """Natural order, for addressing the patient (the letter): "Given Family"."""
-        return f"{self.given_name} {self.family_name}"
+        return full_name(self.given_name, self.family_name)
 
     @property
     def listing_name(self) -> str:
-        """How lists, headings and reports name the patient: "FAMILY, Given"."""
-        return f"{self.family_name.upper()}, {self.given_name}"
+        return listing_name(self.given_name, self.family_name)
 
     @property
     def sex_label(self) -> str:
