@@ -180,8 +180,14 @@ def _entered(request: HttpRequest, eye: str) -> dict[str, str]:
     }
 
 
-def _refusal(visit: Visit, progress: ReviewProgress, request: AuthenticatedHttpRequest) -> str:
-    """The real reason a doctor cannot change the reading of this visit."""
+def _refusal(
+    visit: Visit,
+    progress: ReviewProgress,
+    request: AuthenticatedHttpRequest,
+    otherwise: str = "Start a reading first.",
+) -> str:
+    """The real reason a doctor cannot change the reading of this visit (`otherwise` when the
+    visit is open to them but they have no draft)."""
     if progress.step == "signed":
         return "This report is signed: it can no longer be changed. Add an addendum instead."
     if visit.status == "capturing":
@@ -197,7 +203,7 @@ def _refusal(visit: Visit, progress: ReviewProgress, request: AuthenticatedHttpR
         return f"{draft.reader} is doing this reading; only they can change it."
     if progress.has_read(request.user):
         return "You have already read this visit; the next reading must be by another doctor."
-    return "Start a reading first."
+    return otherwise
 
 
 def _own_draft(progress: ReviewProgress, request: HttpRequest) -> Review | None:
@@ -337,10 +343,9 @@ def review_withdraw_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     progress = review_progress(visit)
     draft = progress.open_review()
     if draft is None:
-        refusal = _refusal(visit, progress, request)
         messages.error(
             request,
-            "There is no draft reading to withdraw." if refusal.startswith("Start") else refusal,
+            _refusal(visit, progress, request, otherwise="There is no draft reading to withdraw."),
         )
         return redirect("screening:review", pk=visit.pk)
     try:
@@ -360,10 +365,9 @@ def review_submit_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     draft = _own_draft(progress, request)
     form = ReviewSubmitForm(request.POST)
     if draft is None:
-        refusal = _refusal(visit, progress, request)
         messages.error(
             request,
-            "There is no reading of yours to submit." if refusal.startswith("Start") else refusal,
+            _refusal(visit, progress, request, otherwise="There is no reading of yours to submit."),
         )
         return redirect("screening:review", pk=visit.pk)
     if not form.is_valid():
