@@ -62,10 +62,13 @@ class _Styles:
 _CELL = ParagraphStyle("cell", fontName="Helvetica", fontSize=9, leading=11)
 
 
-def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    """A grid; text cells become paragraphs so long text wraps."""
+def _table(
+    rows: list[list[Any]], widths: list[float] | None = None, *, header: bool = False
+) -> Table:
+    """A grid; text cells become paragraphs so long text wraps. A `header` row repeats on each
+    page the table runs onto (and is never left alone at the foot of a page)."""
     cells = [[Paragraph(escape(c), _CELL) if isinstance(c, str) else c for c in r] for r in rows]
-    table = Table(cells, colWidths=widths, hAlign="LEFT")
+    table = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1 if header else 0)
     table.setStyle(
         TableStyle(
             [
@@ -184,7 +187,7 @@ def _eye_story(eye: EyeFinding, s: _Styles) -> list[Flowable]:
             ]
         )
     if len(images) > 1:
-        story += [Spacer(1, 2 * mm), _table(images, [36 * mm, 36 * mm, 98 * mm])]
+        story += [Spacer(1, 2 * mm), _table(images, [36 * mm, 36 * mm, 98 * mm], header=True)]
     return story
 
 
@@ -198,9 +201,15 @@ def _ai_eye_text(eye: EyeFinding) -> str:
     ai = eye.ai
     if ai.referable is None or ai.referable_probability is None:
         return "No gradable photograph"
+    # With several photographs the figures may come from two of them: say so, as on screen.
+    several = ai.photographs > 1
+    p_label = (
+        f"highest P(referable) of its {ai.photographs} photographs" if several else "P(referable)"
+    )
+    grade_label = "worst most likely grade of its photographs" if several else "most likely grade"
     text = (
-        f"Refer: {'yes' if ai.referable else 'no'} · P(referable) "
-        f"{100 * ai.referable_probability:.0f}%{_threshold_text(ai.threshold)} · most likely grade "
+        f"Refer: {'yes' if ai.referable else 'no'} · {p_label} "
+        f"{100 * ai.referable_probability:.0f}%{_threshold_text(ai.threshold)} · {grade_label} "
         f"{grade_text(ai.likely_grade.code)} ({100 * (ai.likely_probability or 0):.0f}%)"
     )
     if ai.disagrees and ai.referable:

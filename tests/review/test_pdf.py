@@ -133,3 +133,19 @@ def test_a_later_registry_correction_does_not_rewrite_a_signed_report(nurse, pat
     assert signed_name in page and "family name changed since" in page
     letter = pdf_text(client.get(reverse("screening:letter_pdf", kwargs={"pk": visit.pk})))
     assert f"Dear {patient.full_name}" in letter
+
+
+def test_pdf_eye_line_says_when_its_figures_come_from_several_photographs():
+    """As on screen (screening/_ai_eye_result.html): never read like one photograph's result."""
+    from types import SimpleNamespace
+
+    from screening.reports import _ai_eye_text
+    from screening.rules import AiEyeResult, Grade
+
+    def line(photographs: int) -> str:
+        ai = AiEyeResult(True, 0.52, 0.12, Grade.NO_DR, 0.83, photographs=photographs)
+        return _ai_eye_text(SimpleNamespace(ai=ai))
+
+    assert "highest P(referable) of its 2 photographs 52%" in line(2)
+    assert "worst most likely grade of its photographs 0" in line(2)
+    assert "Refer: yes · P(referable) 52%" in line(1) and "of its" not in line(1)
